@@ -1,0 +1,1 @@
+"""formula-intake core: domain, services, ports and adapters (no HTTP, no AWS at import)."""

@@ -1,0 +1,1 @@
+"""HTTP edge helpers: the single error shape, exact-decimal JSON responses, request parsing."""

@@ -1,0 +1,150 @@
+"""Decimal-exact JSON.
+
+Concentrations are exact decimals, so JSON numbers are parsed as `Decimal` (never through `float`)
+and `Decimal` values are written back as JSON numbers with exactly the digits they hold. The
+standard library cannot write a `Decimal` as a number, and Chalice's own serialiser turns it into a
+`float`, so responses are serialised here and handed to Chalice as text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+JsonValue = Any
+"""A parsed JSON document: dict, list, str, Decimal, int, bool or None."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a request body."""
+
+_encode_str = json.encoder.encode_basestring
+
+
+class JsonError(ValueError):
+    """The text is not acceptable JSON; ``message`` says why and where."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonError(f"{name} is not a valid JSON number")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise JsonError(f"duplicate object key {key!r}")
+        out[key] = value
+    return out
+
+
+def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
+    """Parse JSON with every number as `Decimal`; raise `JsonError` for anything not strict JSON.
+
+    Rejects invalid UTF-8, NaN/Infinity literals, duplicate object keys and nesting deeper than
+    ``max_depth``. Integers become `Decimal` too, so a 10,000-digit integer cannot trip Python's
+    int-conversion limit.
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonError(f"body is not valid UTF-8 (byte {exc.start})") from exc
+    else:
+        text = raw
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise JsonError("body is empty")
+    try:
+        value = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicate_keys,
+        )
+    except JsonError:
+        raise
+    except RecursionError as exc:
+        raise JsonError(f"JSON nesting is deeper than {max_depth} levels") from exc
+    except json.JSONDecodeError as exc:
+        raise JsonError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:  # e.g. a lone surrogate or an absurd number literal
+        raise JsonError(f"malformed JSON: {exc}") from exc
+    if depth(value, max_depth + 1) > max_depth:
+        raise JsonError(f"JSON nesting is deeper than {max_depth} levels")
+    return value
+
+
+def depth(value: JsonValue, limit: int) -> int:
+    """Nesting depth of ``value`` (a scalar is 0), counting no further than ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Sequence[Any] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        level += 1
+        if level > deepest:
+            deepest = level
+            if deepest >= limit:
+                return deepest
+        stack.extend((child, level) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def dumps(value: JsonValue) -> str:
+    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def _encode(value: Any, parts: list[str]) -> None:
+    if isinstance(value, str):
+        parts.append(_encode_str(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot encode non-finite Decimal {value}")
+        parts.append(str(value))
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot encode non-finite float {value}")
+        parts.append(float.__repr__(value))
+    elif isinstance(value, Mapping):
+        parts.append("{")
+        first = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+            if not first:
+                parts.append(",")
+            first = False
+            parts.append(_encode_str(key))
+            parts.append(":")
+            _encode(item, parts)
+        parts.append("}")
+    elif isinstance(value, list | tuple):
+        parts.append("[")
+        for i, item in enumerate(value):
+            if i:
+                parts.append(",")
+            _encode(item, parts)
+        parts.append("]")
+    else:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
