@@ -2,16 +2,137 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
-from chalicelib.http.errors import api_view, normalize_chalice_errors
-from chalicelib.http.responses import json_response
+from chalicelib import bootstrap
+from chalicelib.domain import parse_request_body
+from chalicelib.errors import DuplicateFormula, PayloadTooLarge
+from chalicelib.http.errors import api_view, normalize_chalice_errors, response_for
+from chalicelib.http.responses import empty_response, json_response, serialised_response
+from chalicelib.services import consumer, queries, views
+from chalicelib.services.submission import validate_idempotency_key
 
 app = Chalice(app_name="formula-intake")
 app.register_middleware(normalize_chalice_errors, "http")
+
+
+def request() -> Request:
+    current = app.current_request
+    if current is None:
+        raise RuntimeError("no current request")
+    return current
+
+
+def raw_body() -> bytes:
+    body = request().raw_body
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+
+
+def query() -> dict[str, str]:
+    return dict(request().query_params or {})
 
 
 @app.route("/health", methods=["GET"])
 @api_view
 def health() -> Response:
     return json_response(200, {"status": "ok"})
+
+
+@app.route("/formulas", methods=["POST"])
+@api_view
+def submit_formulas() -> Response:
+    services = bootstrap.services()
+    raw = raw_body()
+    if len(raw) > services.settings.max_body_bytes:
+        raise PayloadTooLarge("The request body is too large.", limit_bytes=services.settings.max_body_bytes)
+    key = validate_idempotency_key(
+        request().headers.get("idempotency-key"), required=services.settings.require_idempotency_key
+    )
+    submission = parse_request_body(raw)
+    try:
+        result = services.submissions.submit(services.settings.default_owner, submission, key)
+    except DuplicateFormula as exc:
+        where = {} if exc.existing_id is None else {"Location": views.location(exc.existing_id)}
+        return response_for(exc, where)
+    headers = {}
+    if result.location:
+        headers["Location"] = result.location
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return serialised_response(result.status, result.body, headers)
+
+
+@app.route("/formulas/{formula_id}", methods=["GET"])
+@api_view
+def get_formula(formula_id: str) -> Response:
+    services = bootstrap.services()
+    return json_response(
+        200, queries.get_formula(services.store, services.settings.default_owner, formula_id)
+    )
+
+
+@app.route("/formulas", methods=["GET"])
+@api_view
+def list_formulas() -> Response:
+    services = bootstrap.services()
+    limit, after, status = queries.parse_list_params(query())
+    page = queries.list_formulas(
+        services.store, services.settings.default_owner, limit=limit, after=after, status=status
+    )
+    return json_response(200, page)
+
+
+@app.route("/queue/receive", methods=["POST"])
+@api_view
+def queue_receive() -> Response:
+    return json_response(200, consumer.receive(bootstrap.services().queue, raw_body()))
+
+
+@app.route("/queue/ack", methods=["POST"])
+@api_view
+def queue_ack() -> Response:
+    consumer.ack(bootstrap.services().queue, raw_body())
+    return empty_response()
+
+
+@app.route("/queue/nack", methods=["POST"])
+@api_view
+def queue_nack() -> Response:
+    consumer.nack(bootstrap.services().queue, raw_body())
+    return empty_response()
+
+
+@app.route("/queue/stats", methods=["GET"])
+@api_view
+def queue_stats() -> Response:
+    return json_response(200, bootstrap.services().queue.stats().to_dict())
+
+
+@app.route("/queue/dead-letters", methods=["GET"])
+@api_view
+def queue_dead_letters() -> Response:
+    params = query()
+    return json_response(200, consumer.dead_letters(bootstrap.services().queue, params))
+
+
+@app.route("/queue/dead-letters/redrive", methods=["POST"])
+@api_view
+def queue_redrive() -> Response:
+    return json_response(200, consumer.redrive(bootstrap.services().queue, raw_body()))
+
+
+@app.route("/queue/formulas/{formula_id}/status", methods=["GET"])
+@api_view
+def queue_formula_status(formula_id: str) -> Response:
+    params = query()
+    return json_response(200, consumer.formula_status(bootstrap.services().store, formula_id, params))
+
+
+@app.route("/queue/formulas/{formula_id}/status", methods=["PUT"])
+@api_view
+def queue_report_status(formula_id: str) -> Response:
+    services = bootstrap.services()
+    body = raw_body()
+    return json_response(
+        200, consumer.report_status(services.store, formula_id, body, now=services.clock.now())
+    )

@@ -17,10 +17,15 @@ BASE_HEADERS = {"Content-Type": "application/json", "X-Content-Type-Options": "n
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON response whose body is serialised with exact decimals."""
+    return serialised_response(status, jsonio.dumps(body), headers)
+
+
+def serialised_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response from an already serialised body (for example a replayed one)."""
     all_headers: dict[str, str | list[str]] = dict(BASE_HEADERS)
     if headers:
         all_headers.update(headers)
-    return Response(body=jsonio.dumps(body), status_code=status, headers=all_headers)
+    return Response(body=body, status_code=status, headers=all_headers)
 
 
 def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:

@@ -1,0 +1,1 @@
+"""In-memory adapters: the default backend, used by `make run` and the unit tests."""

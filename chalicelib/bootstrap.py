@@ -1,0 +1,123 @@
+"""The composition root: the one place that reads settings and wires adapters.
+
+Nothing is built at import time. `services()` builds the process-wide `Services` on first use
+from the stage's environment (read at that moment), and `use()` installs a prepared container
+(tests, the dev server). Every dependency of `build` can be injected.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.config import Settings
+from chalicelib.ids import IdFactory, UlidFactory
+from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue
+from chalicelib.services.submission import SubmissionService
+
+if TYPE_CHECKING:
+    from chalicelib.worker import Worker
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request handler needs, built for one backend."""
+
+    settings: Settings
+    clock: Clock
+    queue: MessageQueue
+    store: FormulaStore
+    idempotency: IdempotencyStore
+    submissions: SubmissionService
+
+
+def build_memory(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    new_id: IdFactory | None = None,
+    queue: MessageQueue | None = None,
+) -> Services:
+    """Wire the in-memory backend (the default, and what `make run` serves)."""
+    from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
+    from chalicelib.adapters.memory.queue import InMemoryQueue
+    from chalicelib.adapters.memory.store import InMemoryFormulaStore
+
+    clock = clock or SystemClock()
+    queue = queue or InMemoryQueue(
+        clock=clock,
+        capacity=settings.queue_capacity,
+        max_receive_count=settings.queue_max_receive_count,
+        retention_seconds=settings.queue_retention_seconds,
+    )
+    idempotency = InMemoryIdempotencyStore(clock=clock, ttl_seconds=settings.idempotency_ttl_seconds)
+    store = InMemoryFormulaStore(queue, idempotency)
+    return Services(
+        settings=settings,
+        clock=clock,
+        queue=queue,
+        store=store,
+        idempotency=idempotency,
+        submissions=SubmissionService(
+            store,
+            idempotency,
+            clock=clock,
+            new_id=new_id or UlidFactory(clock),
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            idempotency_lock_seconds=settings.idempotency_lock_seconds,
+        ),
+    )
+
+
+def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
+    """Build the services the settings ask for (settings default to the environment, read now)."""
+    settings = settings or Settings.from_env()
+    if settings.backend == "memory":
+        return build_memory(settings, clock=clock)
+    raise NotImplementedError(f"backend {settings.backend!r} is not wired yet")
+
+
+def build_worker(services: Services) -> Worker:
+    """The in-process worker for ``services``: the registry, plugins and settings of the stage."""
+    from chalicelib.services.processing import HandlerRegistry, Processor, StoreStatusSink, load_plugins
+    from chalicelib.worker import Backoff, Worker
+
+    settings = services.settings
+    registry = HandlerRegistry()
+    load_plugins(registry, settings.worker_plugins)
+    return Worker(
+        services.queue,
+        Processor(registry, StoreStatusSink(services.store), services.clock),
+        max_receive_count=settings.queue_max_receive_count,
+        concurrency=settings.worker_concurrency,
+        visibility_timeout=settings.worker_visibility_timeout,
+        wait_seconds=1,
+        backoff=Backoff(base=settings.worker_backoff_base),
+        clock=services.clock,
+    )
+
+
+_current: Services | None = None
+_lock = threading.Lock()
+
+
+def services() -> Services:
+    """The process-wide services, built on first use."""
+    global _current
+    current = _current
+    if current is None:
+        with _lock:
+            if _current is None:
+                _current = build()
+            current = _current
+    return current
+
+
+def use(new: Services | None) -> Services | None:
+    """Install ``new`` as the process-wide services (None: rebuild lazily); return the old ones."""
+    global _current
+    with _lock:
+        old, _current = _current, new
+    return old

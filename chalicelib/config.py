@@ -1,0 +1,94 @@
+"""Settings, read from the stage's environment variables (``.chalice/config.json``).
+
+Only `Settings.from_env` reads the environment, and only when called: Chalice's test client sets a
+stage's variables just for the duration of a request, so nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A stage setting is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stage can configure."""
+
+    backend: str = "memory"
+    queue_capacity: int = 100_000
+    queue_max_receive_count: int = 5
+    queue_retention_seconds: int = 4 * 24 * 3600
+    idempotency_ttl_seconds: int = 24 * 3600
+    idempotency_lock_seconds: int = 60
+    require_idempotency_key: bool = False
+    max_body_bytes: int = 1024 * 1024
+    default_owner: str = "default"
+    worker_enabled: bool = False
+    worker_concurrency: int = 1
+    worker_backoff_base: int = 1
+    worker_visibility_timeout: int = 30
+    worker_plugins: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: the process environment) at call time."""
+        env = os.environ if env is None else env
+        backend = env.get("FI_BACKEND", "memory")
+        if backend not in {"memory", "aws"}:
+            raise ConfigError(f"FI_BACKEND must be 'memory' or 'aws', got {backend!r}")
+        return cls(
+            backend=backend,
+            queue_capacity=_int(env, "FI_QUEUE_CAPACITY", cls.queue_capacity, minimum=1),
+            queue_max_receive_count=_int(
+                env, "FI_QUEUE_MAX_RECEIVE_COUNT", cls.queue_max_receive_count, minimum=1
+            ),
+            queue_retention_seconds=_int(
+                env, "FI_QUEUE_RETENTION_SECONDS", cls.queue_retention_seconds, minimum=60
+            ),
+            idempotency_ttl_seconds=_int(
+                env, "FI_IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds, minimum=1
+            ),
+            idempotency_lock_seconds=_int(
+                env, "FI_IDEMPOTENCY_LOCK_SECONDS", cls.idempotency_lock_seconds, minimum=1
+            ),
+            require_idempotency_key=_bool(env, "FI_REQUIRE_IDEMPOTENCY_KEY", cls.require_idempotency_key),
+            max_body_bytes=_int(env, "FI_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1),
+            default_owner=env.get("FI_DEFAULT_OWNER", cls.default_owner) or cls.default_owner,
+            worker_enabled=_bool(env, "FI_WORKER", cls.worker_enabled),
+            worker_concurrency=_int(env, "FI_WORKER_CONCURRENCY", cls.worker_concurrency, minimum=1),
+            worker_backoff_base=_int(env, "FI_WORKER_BACKOFF_BASE", cls.worker_backoff_base),
+            worker_visibility_timeout=_int(
+                env, "FI_WORKER_VISIBILITY_TIMEOUT", cls.worker_visibility_timeout, minimum=1
+            ),
+            worker_plugins=env.get("FI_WORKER_PLUGINS", cls.worker_plugins),
+        )

@@ -1,0 +1,1 @@
+"""Use cases: submit formulas, read them, and (later) process their messages."""

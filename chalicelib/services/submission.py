@@ -1,0 +1,164 @@
+"""Submitting formulas: uniqueness by make-up, Idempotency-Key replay, atomic store + publish.
+
+The flow of `SubmissionService.submit`:
+
+1. Reject a batch that repeats a make-up within itself (409, nothing stored).
+2. With an Idempotency-Key: ``begin`` the key. A completed request with the same body is
+   replayed as it was first answered; another body is `IdempotencyKeyReused`; a request still
+   running is `RequestInProgress`.
+3. Build the records, their messages and the response, and hand everything to
+   `FormulaStore.commit_submission`, which stores formulas, guards, the completed key and the
+   messages all or nothing.
+4. On any failure the key's lock is released, so a retry runs again from the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib import jsonio
+from chalicelib.clock import Clock
+from chalicelib.domain import Submission
+from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
+from chalicelib.ids import IdFactory
+from chalicelib.ports import (
+    STATUS_QUEUED,
+    FormulaRecord,
+    FormulaStore,
+    IdempotencyCompletion,
+    IdempotencyStore,
+    KeyCompleted,
+    MaterialRecord,
+    OutboundMessage,
+    StoredResponse,
+)
+from chalicelib.services import views
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The answer to a submission: status, serialised JSON body, Location, and replay flag."""
+
+    status: int
+    body: str
+    location: str | None
+    replayed: bool = False
+
+
+def validate_idempotency_key(key: str | None, *, required: bool) -> str | None:
+    """Check the Idempotency-Key header: 1-255 visible ASCII characters (or absent if allowed)."""
+    if key is None:
+        if required:
+            raise ValidationError(
+                [FieldError("Idempotency-Key", "header is required")],
+                "The Idempotency-Key header is required.",
+            )
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
+        raise ValidationError(
+            [FieldError("Idempotency-Key", "must be 1-255 visible ASCII characters")],
+            "The Idempotency-Key header is invalid.",
+        )
+    return key
+
+
+def request_hash(submission: Submission) -> str:
+    """A digest of the request as submitted (exact representation), to detect key reuse."""
+    canonical = [
+        submission.is_batch,
+        [[f.name, [[m.name, str(m.concentration)] for m in f.materials]] for f in submission.formulas],
+    ]
+    return hashlib.sha256(jsonio.dumps(canonical).encode("utf-8")).hexdigest()
+
+
+class SubmissionService:
+    """Accepts validated submissions for an owner."""
+
+    def __init__(
+        self,
+        store: FormulaStore,
+        idempotency: IdempotencyStore,
+        *,
+        clock: Clock,
+        new_id: IdFactory,
+        idempotency_ttl_seconds: int = 24 * 3600,
+        idempotency_lock_seconds: int = 60,
+        after_commit: Callable[[list[OutboundMessage]], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._idempotency = idempotency
+        self._clock = clock
+        self._new_id = new_id
+        self._ttl = idempotency_ttl_seconds
+        self._lock_seconds = idempotency_lock_seconds
+        self._after_commit = after_commit
+
+    def submit(self, owner: str, submission: Submission, idempotency_key: str | None) -> SubmitResult:
+        _reject_repeats_within(submission)
+        now = self._clock.now()
+        token: str | None = None
+        if idempotency_key is not None:
+            begun = self._idempotency.begin(
+                owner, idempotency_key, request_hash(submission), now=now, lock_seconds=self._lock_seconds
+            )
+            if isinstance(begun, KeyCompleted):
+                stored = begun.response
+                return SubmitResult(stored.status, stored.body, stored.location, replayed=True)
+            token = begun.token
+        try:
+            records = [
+                self._record(owner, formula_index, submission, now)
+                for formula_index in range(len(submission.formulas))
+            ]
+            messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
+            if submission.is_batch:
+                body = jsonio.dumps({"formulas": [views.formula_resource(r) for r in records]})
+                where = None
+            else:
+                body = jsonio.dumps(views.formula_resource(records[0]))
+                where = views.location(records[0].id)
+            response = StoredResponse(201, body, where)
+            completion = None
+            if idempotency_key is not None and token is not None:
+                completion = IdempotencyCompletion(
+                    owner, idempotency_key, token, response, expires_at=now + self._ttl
+                )
+            self._store.commit_submission(owner, records, messages, completion)
+        except BaseException:
+            if idempotency_key is not None and token is not None:
+                self._idempotency.release(owner, idempotency_key, token)
+            raise
+        if self._after_commit is not None:
+            self._after_commit(messages)
+        return SubmitResult(response.status, response.body, response.location)
+
+    def _record(self, owner: str, index: int, submission: Submission, now: float) -> FormulaRecord:
+        formula = submission.formulas[index]
+        formula_id = self._new_id()
+        return FormulaRecord(
+            id=formula_id,
+            owner=owner,
+            name=formula.name,
+            materials=tuple(MaterialRecord(m.name, m.concentration) for m in formula.materials),
+            fingerprint=formula.fingerprint,
+            status=STATUS_QUEUED,
+            created_at=now,
+            message_id=views.message_id_for(formula_id),
+        )
+
+
+def _reject_repeats_within(submission: Submission) -> None:
+    first_index: dict[str, int] = {}
+    conflicts: list[Conflict] = []
+    for index, formula in enumerate(submission.formulas):
+        earlier = first_index.setdefault(formula.fingerprint, index)
+        if earlier != index:
+            conflicts.append(
+                Conflict(index=index, fingerprint=formula.fingerprint, duplicate_of_index=earlier)
+            )
+    if conflicts:
+        raise DuplicateFormula(conflicts, "The batch contains the same material make-up more than once.")

@@ -1,0 +1,69 @@
+"""Shared fixtures: a fake clock, in-memory services installed for the app, a Chalice test client."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.memory.queue import InMemoryQueue
+from chalicelib.clock import FakeClock
+from chalicelib.config import Settings
+from chalicelib.ids import UlidFactory
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def services(clock: FakeClock, settings: Settings) -> Iterator[bootstrap.Services]:
+    built = bootstrap.build_memory(settings, clock=clock, new_id=UlidFactory(clock))
+    old = bootstrap.use(built)
+    try:
+        yield built
+    finally:
+        bootstrap.use(old)
+
+
+@pytest.fixture
+def client(services: bootstrap.Services) -> Iterator[Client]:
+    with Client(app) as test_client:
+        yield test_client
+
+
+def make_services(clock: FakeClock, **overrides: object) -> bootstrap.Services:
+    """In-memory services with some settings overridden (for example a tiny queue capacity)."""
+    settings = replace(Settings(), **overrides)  # type: ignore[arg-type]
+    queue = InMemoryQueue(
+        clock=clock,
+        capacity=settings.queue_capacity,
+        max_receive_count=settings.queue_max_receive_count,
+        retention_seconds=settings.queue_retention_seconds,
+    )
+    return bootstrap.build_memory(settings, clock=clock, new_id=UlidFactory(clock), queue=queue)
+
+
+_counter = itertools.count()
+
+
+def unique_formula(name: str = "Summer Breeze", materials: int = 3) -> dict[str, object]:
+    """A valid formula whose make-up is different from every other one this function returned."""
+    n = next(_counter)
+    return {
+        "name": name,
+        "materials": [
+            {"name": f"Material {n}-{i}", "concentration": f"{i + 1}.{n % 97:02d}"} for i in range(materials)
+        ],
+    }

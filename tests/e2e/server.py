@@ -1,0 +1,122 @@
+"""Start and stop a real local server process on a free loopback port, and talk HTTP to it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CHALICE = Path(sys.executable).with_name("chalice")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalServer:
+    """A server process (``chalice local`` or the fast dev server) bound to 127.0.0.1."""
+
+    kind: str = "fast"
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self, log_dir: Path) -> LocalServer:
+        self.port = free_port()
+        if self.kind == "chalice":
+            cmd = [
+                str(CHALICE),
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--stage",
+                "local",
+                "--no-autoreload",
+            ]
+        else:
+            cmd = [
+                sys.executable,
+                "-m",
+                "chalicelib.devserver",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--stage",
+                "local",
+            ]
+        self.log_path = log_dir / f"server-{self.kind}-{self.port}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                cmd, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if self.request("GET", "/health", timeout=1).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        timeout: float = 30,
+    ) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            all_headers = {"Content-Type": "application/json", **(headers or {})}
+            payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            return Reply(response.status, dict(response.getheaders()), response.read())
+        finally:
+            conn.close()
