@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAGE  ?= local
+WORKER ?= auto
 
 .PHONY: run test check lint typecheck pytest bench clean
 
@@ -20,7 +21,7 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE)
+	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER)
 
 check: lint typecheck
 

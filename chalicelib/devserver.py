@@ -25,12 +25,14 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.local import (
     ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
     LocalDevServer,
     LocalGatewayException,
     ThreadedHTTPServer,
 )
 
-from chalicelib import jsonio
+from chalicelib import bootstrap, jsonio
 from chalicelib.http.responses import error_body
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -92,11 +94,19 @@ class FastHTTPServer(ThreadedHTTPServer):
     allow_reuse_address = True
 
 
+def make_thread_safe(app: Any) -> None:
+    """Keep ``app.current_request`` per thread, as `chalice local` does for its threaded server."""
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+
 def create_server(project_dir: str, stage: str, host: str, port: int) -> LocalDevServer:
     """Build the server exactly as `chalice local --stage STAGE` would, with the fast handler."""
     factory = CLIFactory(project_dir=project_dir, environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=stage)
     app = config.chalice_app
+    make_thread_safe(app)
     return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler, server_cls=FastHTTPServer)
 
 
@@ -105,11 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--stage", default="local")
+    parser.add_argument(
+        "--worker",
+        choices=["0", "1", "auto"],
+        default=os.environ.get("WORKER", "auto"),
+        help="run the in-process worker (auto: the stage's FI_WORKER setting)",
+    )
     parser.add_argument("--project-dir", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
     server = create_server(args.project_dir, args.stage, args.host, args.port)
+    worker = None
+    settings = bootstrap.services().settings
+    if args.worker == "1" or (args.worker == "auto" and settings.worker_enabled):
+        worker = bootstrap.build_worker(bootstrap.services())
+        worker.start()
+        log.info("in-process worker started (concurrency %d)", settings.worker_concurrency)
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -124,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server.serve_forever()
     finally:
         server.server.server_close()
+        if worker is not None:
+            worker.stop(timeout=10)
     return 0
 
 

@@ -258,7 +258,7 @@ def test_exact_decimals_round_trip_through_post_get_and_message(
 ) -> None:
     digits = "12.34567890123456789012345"
     raw = (
-        '{"name": "Precise", "materials": [{"name": "Iso E Super", "concentration": %s}]}' % digits
+        '{"name": "Precise", "materials": [{"name": "Iso E Super", "concentration": ' + digits + "}]}"
     ).encode()
     created = post(client, None, raw=raw)
     assert created.status_code == 201

@@ -20,5 +20,5 @@ def chalice_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
         server.stop()
 
 
-def start_fast(tmp: Path, **env: str) -> LocalServer:
-    return LocalServer(kind="fast", env=env).start(tmp)
+def start_fast(tmp: Path, *, worker: str = "auto", **env: str) -> LocalServer:
+    return LocalServer(kind="fast", env=env, worker=worker).start(tmp)

@@ -40,6 +40,7 @@ class LocalServer:
 
     kind: str = "fast"
     env: dict[str, str] = field(default_factory=dict)
+    worker: str = "auto"
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -69,6 +70,8 @@ class LocalServer:
                 str(self.port),
                 "--stage",
                 "local",
+                "--worker",
+                self.worker,
             ]
         self.log_path = log_dir / f"server-{self.kind}-{self.port}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
@@ -87,6 +90,17 @@ class LocalServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def wait_for(self, predicate: Any, *, timeout: float = 30, interval: float = 0.05) -> Any:
+        """Poll ``predicate`` until it returns something truthy (bounded); return that value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout} s\n{self.log()[-4000:]}")
+            time.sleep(interval)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

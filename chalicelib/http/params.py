@@ -1,0 +1,69 @@
+"""Parsing small JSON request bodies and query strings for the consumer endpoints.
+
+Every problem is collected and reported at once as a `ValidationError` naming its field.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import jsonio
+from chalicelib.errors import FieldError, ValidationError
+
+
+class Fields:
+    """Reads typed fields from a JSON object (or query parameters), collecting every problem."""
+
+    def __init__(self, values: dict[str, Any], *, allowed: set[str]) -> None:
+        self.values = values
+        self.problems = [FieldError(name, "unknown field") for name in sorted(set(values) - allowed)]
+
+    @classmethod
+    def from_body(cls, raw: bytes | None, *, allowed: set[str]) -> Fields:
+        if raw is None or not raw.strip():
+            return cls({}, allowed=allowed)
+        try:
+            doc = jsonio.loads(raw)
+        except jsonio.JsonError as exc:
+            raise ValidationError(
+                [FieldError("body", str(exc))], "The request body is not valid JSON."
+            ) from exc
+        if not isinstance(doc, dict):
+            raise ValidationError(
+                [FieldError("body", "must be a JSON object")], "The request body is invalid."
+            )
+        return cls(doc, allowed=allowed)
+
+    def integer(self, name: str, *, low: int, high: int, default: int | None = None) -> int:
+        value = self.values.get(name)
+        if value is None:
+            if default is None:
+                self.problems.append(FieldError(name, "is required"))
+                return low
+            return default
+        if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+            value = Decimal(value)
+        if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value):
+            self.problems.append(FieldError(name, f"must be an integer from {low} to {high}"))
+            return low
+        number = int(value)
+        if not low <= number <= high:
+            self.problems.append(FieldError(name, f"must be an integer from {low} to {high}"))
+            return low
+        return number
+
+    def string(self, name: str, *, max_length: int = 2048) -> str:
+        value = self.values.get(name)
+        if not isinstance(value, str) or not value:
+            self.problems.append(FieldError(name, "is required and must be a non-empty string"))
+            return ""
+        if len(value) > max_length:
+            self.problems.append(FieldError(name, f"must be at most {max_length} characters"))
+            return ""
+        return value
+
+    def done(self) -> None:
+        """Raise the collected problems, if any."""
+        if self.problems:
+            raise ValidationError(self.problems, "The request is invalid.")

@@ -1,0 +1,220 @@
+"""The worker: receive, process, acknowledge; release with a backoff on failure.
+
+Runs in-process beside the dev server (in-memory backend, `make run`), or standalone against a
+running API through its consumer endpoints::
+
+    python -m chalicelib.worker --url http://127.0.0.1:8000 --concurrency 4
+
+Each message is processed at least once: success acks it; a failure releases it (a visibility
+change) after an exponential backoff, so it is redelivered with ``receive_count + 1``; on the
+queue's last allowed attempt the formula is marked ``failed`` and the queue dead-letters the
+message on its next receive. Stopping (SIGTERM/SIGINT) finishes the message in hand, releases
+received messages not yet started, and leaves nothing unacknowledged and unreleased: an
+unfinished message is always redelivered. One JSON log line per message, without formula content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol
+
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.errors import ReceiptHandleError
+from chalicelib.ports import ReceivedMessage
+from chalicelib.services.processing import ProcessingContext, Processor, describe
+
+log = logging.getLogger("formula_intake.worker")
+
+
+class ConsumerQueue(Protocol):
+    """The part of `MessageQueue` a consumer needs (the in-memory queue, SQS, or the HTTP API)."""
+
+    def receive(
+        self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
+    ) -> list[ReceivedMessage]: ...
+
+    def ack(self, receipt_handle: str) -> None: ...
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff in whole seconds: base * 2**(attempt-1), capped."""
+
+    base: int = 1
+    cap: int = 60
+
+    def delay(self, attempt: int) -> int:
+        if self.base <= 0:
+            return 0
+        return int(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+class Worker:
+    """Consumes a queue with ``concurrency`` threads until stopped."""
+
+    def __init__(
+        self,
+        queue: ConsumerQueue,
+        processor: Processor,
+        *,
+        max_receive_count: int,
+        concurrency: int = 1,
+        visibility_timeout: int = 30,
+        wait_seconds: int = 1,
+        batch_size: int = 1,
+        backoff: Backoff | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._queue = queue
+        self._processor = processor
+        self._max_receive_count = max_receive_count
+        self._concurrency = concurrency
+        self._visibility_timeout = visibility_timeout
+        self._wait_seconds = wait_seconds
+        self._batch_size = batch_size
+        self._backoff = backoff or Backoff()
+        self._clock = clock or SystemClock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def handle(self, message: ReceivedMessage) -> str:
+        """Process one delivery and settle it (ack or release); return the outcome."""
+        context = ProcessingContext(message.message_id, message.receive_count, self._max_receive_count)
+        started = time.perf_counter()
+        outcome = "processed"
+        error = None
+        try:
+            did_work = self._processor.process(message.body, context)
+            outcome = "processed" if did_work else "skipped"
+            self._settle(self._queue.ack, message.receipt_handle)
+        except Exception as exc:  # any handler failure means: release for redelivery
+            error = describe(exc)
+            if context.is_last_attempt:
+                outcome = "failed"
+                self._processor.record_failure(message.body, context, exc)
+            else:
+                outcome = "retry"
+            self._settle(
+                self._queue.change_visibility,
+                message.receipt_handle,
+                self._backoff.delay(message.receive_count),
+            )
+        body = message.body if isinstance(message.body, dict) else {}
+        line = {
+            "event": "message",
+            "message_id": message.message_id,
+            "type": body.get("type"),
+            "formula_id": body.get("formula_id"),
+            "receive_count": message.receive_count,
+            "outcome": outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if error is not None:
+            line["error_type"] = error.split(":", 1)[0]
+        log.info(json.dumps(line))
+        return outcome
+
+    def _settle(self, operation: object, *args: object) -> None:
+        try:
+            operation(*args)  # type: ignore[operator]
+        except ReceiptHandleError as exc:
+            log.warning(json.dumps({"event": "settle_failed", "error": describe(exc)}))
+
+    def run_once(self) -> int:
+        """One receive (long-polling up to ``wait_seconds``) and its messages; return how many."""
+        messages = self._queue.receive(
+            max_messages=self._batch_size,
+            visibility_timeout=self._visibility_timeout,
+            wait_seconds=self._wait_seconds,
+        )
+        for index, message in enumerate(messages):
+            if self._stopping.is_set():
+                for unstarted in messages[index:]:
+                    self._settle(self._queue.change_visibility, unstarted.receipt_handle, 0)
+                break
+            self.handle(message)
+        return len(messages)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # the queue itself failed: log, back off, keep serving
+                log.error(json.dumps({"event": "receive_failed", "error": describe(exc)}))
+                self._stopping.wait(1.0)
+
+    def start(self) -> None:
+        """Start ``concurrency`` daemon threads."""
+        for n in range(self._concurrency):
+            thread = threading.Thread(target=self._loop, name=f"worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the messages in hand; True if every thread ended within ``timeout``."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from chalicelib.adapters.http_consumer import HttpConsumer, HttpStatusSink
+    from chalicelib.services.processing import HandlerRegistry, load_plugins
+
+    parser = argparse.ArgumentParser(description="Process formula-intake messages from a running API.")
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the API")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--visibility-timeout", type=int, default=30)
+    parser.add_argument("--wait-seconds", type=int, default=5)
+    parser.add_argument("--max-receive-count", type=int, default=5)
+    parser.add_argument("--backoff-base", type=int, default=1)
+    parser.add_argument("--plugins", default="", help="extra steps: module:function[,module:function]")
+    parser.add_argument("--api-key", default=None, help="API key (or set FI_API_KEY)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+
+    import os
+
+    api_key = args.api_key or os.environ.get("FI_API_KEY")
+    registry = HandlerRegistry()
+    load_plugins(registry, args.plugins)
+    consumer = HttpConsumer(args.url, api_key=api_key)
+    worker = Worker(
+        consumer,
+        Processor(registry, HttpStatusSink(args.url, api_key=api_key), SystemClock()),
+        max_receive_count=args.max_receive_count,
+        concurrency=args.concurrency,
+        visibility_timeout=args.visibility_timeout,
+        wait_seconds=args.wait_seconds,
+        backoff=Backoff(base=args.backoff_base),
+    )
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.start()
+    log.info(json.dumps({"event": "worker_started", "url": args.url, "concurrency": args.concurrency}))
+    stopped.wait()
+    clean = worker.stop(timeout=args.wait_seconds + args.visibility_timeout)
+    log.info(json.dumps({"event": "worker_stopped", "clean": clean}))
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
