@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -72,11 +73,33 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
         raise JsonError(f"JSON nesting is deeper than {max_depth} levels") from exc
     except json.JSONDecodeError as exc:
         raise JsonError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except ValueError as exc:  # e.g. a lone surrogate or an absurd number literal
+    except (ValueError, ArithmeticError) as exc:  # e.g. 1e999999999999999999999 overflows Decimal
         raise JsonError(f"malformed JSON: {exc}") from exc
-    if depth(value, max_depth + 1) > max_depth:
+    if text.count("[") + text.count("{") > max_depth and depth(value, max_depth + 1) > max_depth:
         raise JsonError(f"JSON nesting is deeper than {max_depth} levels")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise JsonError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: JsonValue) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def depth(value: JsonValue, limit: int) -> int:

@@ -1,0 +1,56 @@
+"""Exact-decimal JSON: strict parsing of untrusted bodies, exact writing of Decimal."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from chalicelib import jsonio
+
+
+def test_numbers_parse_as_decimal_and_write_back_exactly() -> None:
+    text = '{"a":[1.50,1E+2,12.34567890123456789012345,7],"b":"x\\u00e9","c":null,"d":true}'
+    value = jsonio.loads(text)
+    assert value["a"] == [Decimal("1.50"), Decimal("1E+2"), Decimal("12.34567890123456789012345"), Decimal(7)]
+    assert jsonio.dumps(value) == '{"a":[1.50,1E+2,12.34567890123456789012345,7],"b":"xé","c":null,"d":true}'
+    assert json.loads(jsonio.dumps(value))["b"] == "xé"
+
+
+@pytest.mark.parametrize(
+    "raw,fragment",
+    [
+        (b"", "empty"),
+        (b"   ", "empty"),
+        (b"\xff", "UTF-8"),
+        (b"NaN", "NaN"),
+        (b"[Infinity]", "Infinity"),
+        (b'{"a":1,"a":2}', "duplicate"),
+        (b"[" * 33 + b"]" * 33, "deeper than 32"),
+        (b"[" * 100_000, "deeper than 32"),
+        (b"1e99999999999999999999", "malformed"),
+        (b'["\\ud800"]', "surrogate"),
+        (b'{"\\udfff": 1}', "surrogate"),
+        (b"{oops", "malformed"),
+    ],
+)
+def test_bad_json_is_a_json_error(raw: bytes, fragment: str) -> None:
+    with pytest.raises(jsonio.JsonError, match=fragment):
+        jsonio.loads(raw)
+
+
+def test_thirty_two_levels_are_fine_and_pairs_of_surrogates_are_text() -> None:
+    assert jsonio.depth(jsonio.loads(b"[" * 32 + b"]" * 32), 100) == 32
+    assert jsonio.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
+    assert jsonio.loads(b"\xef\xbb\xbf[1]") == [Decimal(1)]
+
+
+def test_a_huge_integer_does_not_trip_the_int_digit_limit() -> None:
+    assert jsonio.loads(b"1" + b"0" * 10_000) == Decimal("1" + "0" * 10_000)
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), float("nan"), {1: 2}, object()])
+def test_dumps_refuses_what_is_not_json(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        jsonio.dumps(value)
