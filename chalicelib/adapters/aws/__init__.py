@@ -1,0 +1,1 @@
+"""AWS adapters: DynamoDB (formulas, idempotency keys, outbox) and SQS, behind the same ports."""

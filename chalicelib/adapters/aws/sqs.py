@@ -1,0 +1,461 @@
+"""`SqsQueue`: the `chalicelib.ports.MessageQueue` port over an SQS standard queue and its DLQ.
+
+The main queue carries a RedrivePolicy (see `chalicelib.adapters.aws.sqs_setup`), so SQS itself
+moves a message to the dead-letter queue once it was received ``maxReceiveCount`` times without
+being deleted. ``docs/sqs.md`` maps every port operation to SQS calls and lists every gap versus
+`InMemoryQueue`; the ones a caller must know:
+
+- No deduplication: a standard queue enqueues every send. ``dedup_id`` travels as the message
+  attribute ``dedup_id`` so that consumers, who must tolerate redelivery anyway, can deduplicate.
+- Superseded and deleted receipt handles are not reliably detected: SQS accepts many of them.
+- ``stats`` counts are SQS's approximate ones, and its running totals cover this process only.
+- ``commit`` of a staged publish is not atomic (SQS has no transactions): when a batch entry
+  fails, `InfrastructureError` is raised and the entries that succeeded are already visible.
+- `QueueFull` is never raised: a standard queue has no capacity limit.
+
+A message's id is its SQS MessageId, except where SQS cannot provide the right one: a staged
+message needs its id before SQS assigns one, and redrive re-sends a dead letter under a new
+MessageId. Those carry their id in the ``message_id`` attribute (and redriven ones their first
+send time in ``sent_at``), and received messages report it. Bodies are `jsonio` text, so Decimal
+concentrations round-trip with every digit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import jsonio
+from chalicelib.errors import (
+    FormulaIntakeError,
+    InfrastructureError,
+    PayloadTooLarge,
+    QueueArgumentError,
+    ReceiptHandleMalformed,
+    ReceiptHandleUnknown,
+)
+from chalicelib.jsonio import JsonValue
+from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
+
+log = logging.getLogger("formula_intake.sqs")
+
+MAX_BODY_BYTES = 262_144
+MAX_DELAY_SECONDS = 900
+MAX_MESSAGES = 10
+MAX_VISIBILITY_SECONDS = 43_200
+MAX_WAIT_SECONDS = 20
+MAX_HANDLE_CHARS = 8_192
+"""AWS publishes no maximum; real handles are a few hundred characters, so longer is not one."""
+MAX_BATCH_BYTES = 1_048_576
+"""SQS's limit on the bodies and attributes of one batch call, summed."""
+PEEK_VISIBILITY_SECONDS = 30
+"""How long `dead_letters` and `redrive` hide the DLQ messages they page through."""
+
+ATTR_DEDUP_ID = "dedup_id"
+ATTR_MESSAGE_ID = "message_id"
+ATTR_SENT_AT = "sent_at"
+_SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp"]
+_HANDLE = re.compile(r"[!-~]+")
+_DEDUP_ID = re.compile(r"[!-~]{1,128}")
+_NOT_FOR_SQS = re.compile("[\ufffe\uffff]")
+"""Characters JSON strings may hold but SQS bodies may not; sent as ``\\uXXXX`` escapes instead."""
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    if type(value) is not int or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise QueueArgumentError(name, f"must be an integer {bounds}")
+    return value
+
+
+def _check_handle(handle: object) -> str:
+    if type(handle) is not str or len(handle) > MAX_HANDLE_CHARS or not _HANDLE.fullmatch(handle):
+        raise ReceiptHandleMalformed("The receipt handle is not one this queue issues.")
+    return handle
+
+
+def _outgoing(body: JsonValue, delay_seconds: object, dedup_id: object) -> dict[str, Any]:
+    """Validate one message as `InMemoryQueue` does; return its SendMessage parameters."""
+    delay = _check_int("delay_seconds", delay_seconds, 0, MAX_DELAY_SECONDS)
+    if dedup_id is not None and (type(dedup_id) is not str or not _DEDUP_ID.fullmatch(dedup_id)):
+        raise QueueArgumentError("dedup_id", "must be 1 to 128 printable ASCII characters, no spaces")
+    try:
+        text = jsonio.dumps(body)
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise QueueArgumentError("body", "must be valid Unicode (it holds a lone surrogate)") from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise QueueArgumentError("body", f"must be JSON-serialisable ({exc})") from exc
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"The message body is {size} bytes; the limit is {MAX_BODY_BYTES}.", limit_bytes=MAX_BODY_BYTES
+        )
+    return {
+        "MessageBody": _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m.group()):04x}", text),
+        "DelaySeconds": delay,
+        "MessageAttributes": _strings({ATTR_DEDUP_ID: dedup_id}),
+    }
+
+
+def _strings(values: dict[str, object]) -> dict[str, dict[str, str]]:
+    """Message attributes of type String for the values that are not None."""
+    return {
+        name: {"DataType": "String", "StringValue": str(v)} for name, v in values.items() if v is not None
+    }
+
+
+def _batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Split batch entries into calls of at most 10 entries and `MAX_BATCH_BYTES` (over-estimated)."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        entry_size = len(entry["MessageBody"].encode("utf-8")) + sum(
+            len(name) + len(str(value)) for name, value in entry.get("MessageAttributes", {}).items()
+        )
+        if batch and (len(batch) == MAX_MESSAGES or size + entry_size > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry_size
+    if batch:
+        yield batch
+
+
+def _handle_error(exc: ClientError) -> FormulaIntakeError | None:
+    """The port's error for an SQS error about a receipt handle, or None if it is not one."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "")).removeprefix("AWS.SimpleQueueService.")
+    message = str(error.get("Message", "")).lower()
+    if code == "MessageNotInflight" or (
+        code == "InvalidParameterValue" and ("does not exist" in message or "expired" in message)
+    ):
+        return ReceiptHandleUnknown("No message in the queue holds this receipt handle.")
+    if code == "ReceiptHandleIsInvalid" or (code == "InvalidParameterValue" and "receipthandle" in message):
+        return ReceiptHandleMalformed("The receipt handle is not one this queue issues.")
+    return None
+
+
+@contextmanager
+def _wrapped(action: str, *, names_handle: bool = False) -> Iterator[None]:
+    """Turn every botocore failure into a port error, keeping the cause (``raise ... from``)."""
+    try:
+        yield
+    except ClientError as exc:
+        mapped = _handle_error(exc) if names_handle else None
+        code = exc.response.get("Error", {}).get("Code", "unknown error")
+        raise (mapped or InfrastructureError(f"SQS {action} failed: {code}")) from exc
+    except BotoCoreError as exc:
+        raise InfrastructureError(f"SQS {action} failed: {exc}") from exc
+
+
+def _seconds(milliseconds: object, default: float = 0.0) -> float:
+    return int(str(milliseconds)) / 1000 if milliseconds else default
+
+
+def _origin(message: dict[str, Any]) -> tuple[str, float]:
+    """The port's message id and first send time of a received SQS message."""
+    attributes = message.get("MessageAttributes", {})
+    message_id = attributes.get(ATTR_MESSAGE_ID, {}).get("StringValue") or message["MessageId"]
+    sent = attributes.get(ATTR_SENT_AT, {}).get("StringValue") or message.get("Attributes", {}).get(
+        "SentTimestamp"
+    )
+    return str(message_id), _seconds(sent)
+
+
+def _body(message: dict[str, Any]) -> JsonValue:
+    """The parsed body; raises `jsonio.JsonError` for a body some other producer sent."""
+    return jsonio.loads(message["Body"], max_depth=sys.getrecursionlimit())
+
+
+class SqsQueue:
+    """`MessageQueue` over one SQS standard queue whose RedrivePolicy targets ``dead_letter_queue_url``.
+
+    ``max_receive_count`` must equal the RedrivePolicy's ``maxReceiveCount``: it caps the receive
+    count reported for a dead letter, which SQS raises with every peek at the DLQ.
+    ``peek_wait_seconds`` is the long-poll wait of the DLQ reads in `dead_letters` and `redrive`,
+    which stop at the first empty read: a short poll (0) may come back empty from a non-empty
+    queue on real SQS, while moto answers it exactly. Thread-safe if ``client`` is (boto3's is).
+    """
+
+    def __init__(
+        self,
+        *,
+        queue_url: str,
+        dead_letter_queue_url: str,
+        max_receive_count: int,
+        client: Any | None = None,
+        peek_wait_seconds: int = 1,
+        id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        if type(max_receive_count) is not int or max_receive_count < 1:
+            raise ValueError(f"max_receive_count must be a positive integer, not {max_receive_count!r}")
+        self.queue_url = queue_url
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self.max_receive_count = max_receive_count
+        self._client = client if client is not None else boto3.client("sqs")
+        self._peek_wait = _check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
+        self._new_id = id_factory or (lambda: str(uuid.uuid4()))
+        self._lock = threading.Lock()
+        self._totals = {"sent": 0, "acked": 0, "redelivered": 0}
+
+    def _count(self, total: str, n: int = 1) -> None:
+        with self._lock:
+            self._totals[total] += n
+
+    # ---------------------------------------------------------------------------- producing
+
+    def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
+        params = _outgoing(body, delay_seconds, dedup_id)
+        with _wrapped("SendMessage"):
+            response = self._client.send_message(QueueUrl=self.queue_url, **params)
+        self._count("sent")
+        return str(response["MessageId"])
+
+    def stage(self) -> SqsStagedPublish:
+        return SqsStagedPublish(self)
+
+    def _send_batch(self, queue_url: str, entries: list[dict[str, Any]], *, new: bool) -> dict[str, str]:
+        """Send every entry; return ``{Id: error code}`` for each entry SQS refused.
+
+        ``new`` says the entries are new messages, to be counted in ``sent_total`` (redriven ones
+        are not); each batch call is counted as it succeeds, so a later failure cannot undo it.
+        """
+        failed: dict[str, str] = {}
+        for batch in _batches(entries):
+            with _wrapped("SendMessageBatch"):
+                response = self._client.send_message_batch(QueueUrl=queue_url, Entries=batch)
+            refused = {str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])}
+            failed.update(refused)
+            if new:
+                self._count("sent", len(batch) - len(refused))
+        return failed
+
+    # ---------------------------------------------------------------------------- consuming
+
+    def receive(
+        self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
+    ) -> list[ReceivedMessage]:
+        count = _check_int("max_messages", max_messages, 1, MAX_MESSAGES)
+        visibility = _check_int("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_SECONDS)
+        wait = _check_int("wait_seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+        received: list[ReceivedMessage] = []
+        for message in self._receive(self.queue_url, count, visibility, wait):
+            try:
+                received.append(self._received(message))
+            except jsonio.JsonError as exc:
+                log.warning(
+                    "SQS message %s has no JSON body, left for the DLQ: %s", message["MessageId"], exc
+                )
+        self._count("redelivered", sum(1 for message in received if message.receive_count > 1))
+        return received
+
+    def _receive(self, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
+        with _wrapped("ReceiveMessage"):
+            response = self._client.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=count,
+                VisibilityTimeout=visibility,
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=_SYSTEM_ATTRIBUTES,
+                MessageAttributeNames=["All"],
+            )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    @staticmethod
+    def _received(message: dict[str, Any]) -> ReceivedMessage:
+        message_id, sent_at = _origin(message)
+        system = message.get("Attributes", {})
+        return ReceivedMessage(
+            message_id=message_id,
+            receipt_handle=str(message["ReceiptHandle"]),
+            receive_count=int(system.get("ApproximateReceiveCount", "1")),
+            sent_at=sent_at,
+            first_received_at=_seconds(system.get("ApproximateFirstReceiveTimestamp"), sent_at),
+            body=_body(message),
+        )
+
+    def ack(self, receipt_handle: str) -> None:
+        handle = _check_handle(receipt_handle)
+        with _wrapped("DeleteMessage", names_handle=True):
+            self._client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
+        self._count("acked")
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        timeout = _check_int("seconds", seconds, 0, MAX_VISIBILITY_SECONDS)
+        handle = _check_handle(receipt_handle)
+        with _wrapped("ChangeMessageVisibility", names_handle=True):
+            self._client.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=timeout
+            )
+
+    # ---------------------------------------------------------------------------- dead letters
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        wanted = _check_int("limit", limit, 0)
+        peeked: dict[str, dict[str, Any]] = {}
+        try:
+            while len(peeked) < wanted:
+                page = self._peek(min(MAX_MESSAGES, wanted - len(peeked)))
+                known = len(peeked)
+                peeked.update((m["MessageId"], m) for m in page)
+                if len(peeked) == known:
+                    break
+        finally:
+            self._release(list(peeked.values()))
+        letters = [self._dead_letter(message) for message in peeked.values()]
+        return sorted(letters, key=lambda letter: (letter.dead_lettered_at, letter.sent_at))
+
+    def _peek(self, count: int) -> list[dict[str, Any]]:
+        return self._receive(self.dead_letter_queue_url, count, PEEK_VISIBILITY_SECONDS, self._peek_wait)
+
+    def _dead_letter(self, message: dict[str, Any]) -> DeadLetter:
+        message_id, sent_at = _origin(message)
+        system = message.get("Attributes", {})
+        receives_before_peek = int(system.get("ApproximateReceiveCount", "1")) - 1
+        try:
+            body = _body(message)
+        except jsonio.JsonError:
+            body = message["Body"]
+        return DeadLetter(
+            message_id=message_id,
+            receive_count=min(receives_before_peek, self.max_receive_count),
+            sent_at=sent_at,
+            dead_lettered_at=_seconds(system.get("SentTimestamp"), sent_at),
+            body=body,
+        )
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Make peeked DLQ messages visible again at once."""
+        for start in range(0, len(messages), MAX_MESSAGES):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages[start : start + MAX_MESSAGES])
+            ]
+            with _wrapped("ChangeMessageVisibilityBatch"):
+                response = self._client.change_message_visibility_batch(
+                    QueueUrl=self.dead_letter_queue_url, Entries=entries
+                )
+            if response.get("Failed"):
+                raise InfrastructureError(f"SQS could not release peeked dead letters: {response['Failed']}")
+
+    def redrive(self, *, limit: int | None = None) -> int:
+        wanted = None if limit is None else _check_int("limit", limit, 0)
+        moved = 0
+        while wanted is None or moved < wanted:
+            page = self._peek(MAX_MESSAGES if wanted is None else min(MAX_MESSAGES, wanted - moved))
+            if not page:
+                break
+            entries = [_redrive_entry(str(i), message) for i, message in enumerate(page)]
+            failed = self._send_batch(self.queue_url, entries, new=False)
+            sent = [(str(i), m["ReceiptHandle"]) for i, m in enumerate(page) if str(i) not in failed]
+            if sent:
+                with _wrapped("DeleteMessageBatch"):
+                    response = self._client.delete_message_batch(
+                        QueueUrl=self.dead_letter_queue_url,
+                        Entries=[{"Id": key, "ReceiptHandle": handle} for key, handle in sent],
+                    )
+                if response.get("Failed"):
+                    raise InfrastructureError(f"SQS kept redriven dead letters: {response['Failed']}")
+            moved += len(sent)
+            if failed:
+                self._release([page[int(key)] for key in failed])
+                refused = ", ".join(f"{_origin(page[int(key)])[0]} ({code})" for key, code in failed.items())
+                raise InfrastructureError(f"SQS refused to redrive {refused}; {moved} moved before that.")
+        return moved
+
+    # ---------------------------------------------------------------------------- stats
+
+    def stats(self) -> QueueStats:
+        main = self._attributes(
+            self.queue_url,
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+        dead = self._attributes(
+            self.dead_letter_queue_url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
+        )
+        with self._lock:
+            totals = dict(self._totals)
+        return QueueStats(
+            ready=main[0],
+            in_flight=main[1],
+            delayed=main[2],
+            dead_letters=sum(dead),
+            sent_total=totals["sent"],
+            acked_total=totals["acked"],
+            redelivered_total=totals["redelivered"],
+            dead_lettered_total=0,
+        )
+
+    def _attributes(self, queue_url: str, *names: str) -> list[int]:
+        with _wrapped("GetQueueAttributes"):
+            response = self._client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(names))
+        attributes = response.get("Attributes", {})
+        return [int(attributes.get(name, 0)) for name in names]
+
+
+def _redrive_entry(key: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A SendMessageBatch entry that re-sends a dead letter with its attributes, id and send time."""
+    message_id, sent_at = _origin(message)
+    attributes = {
+        name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    attributes.update(_strings({ATTR_MESSAGE_ID: message_id, ATTR_SENT_AT: round(sent_at * 1000)}))
+    return {"Id": key, "MessageBody": message["Body"], "MessageAttributes": attributes}
+
+
+class SqsStagedPublish:
+    """`StagedPublish` for `SqsQueue`: buffers sends; ``commit`` sends them in batches of 10.
+
+    Each message's id is drawn when it is staged (``send`` must return it) and carried in the
+    ``message_id`` attribute. SQS has no transactions, so ``commit`` is all or nothing only when
+    every batch call succeeds; otherwise it raises `InfrastructureError` naming the refused
+    messages, and the accepted ones stay visible. Nothing is reserved: SQS has no capacity limit.
+    Exactly one of ``commit`` and ``rollback`` may be called; any call after it raises `RuntimeError`.
+    """
+
+    def __init__(self, queue: SqsQueue) -> None:
+        self._queue = queue
+        self._entries: list[dict[str, Any]] = []
+        self._ids: list[str] = []
+        self._state = "open"
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"this staged publish was already {self._state}")
+
+    def _close(self, state: str) -> None:
+        self._check_open()
+        self._state = state
+
+    def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
+        self._check_open()
+        params = _outgoing(body, delay_seconds, dedup_id)
+        message_id = self._queue._new_id()
+        params["MessageAttributes"].update(_strings({ATTR_MESSAGE_ID: message_id}))
+        self._entries.append({"Id": str(len(self._entries)), **params})
+        self._ids.append(message_id)
+        return message_id
+
+    def commit(self) -> None:
+        self._close("committed")
+        failed = self._queue._send_batch(self._queue.queue_url, self._entries, new=True)
+        if failed:
+            refused = ", ".join(f"{self._ids[int(key)]} ({code})" for key, code in failed.items())
+            raise InfrastructureError(f"SQS refused {len(failed)} staged message(s): {refused}")
+
+    def rollback(self) -> None:
+        self._close("rolled back")
+        self._entries.clear()
