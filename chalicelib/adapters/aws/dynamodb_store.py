@@ -1,0 +1,320 @@
+"""Formulas in DynamoDB: one transaction stores a submission, its make-up guards and its outbox.
+
+Items (the layout of the whole table is in `chalicelib.adapters.aws.tables`)::
+
+    OWNER#<owner> / FORMULA#<ulid>      kind "formula", id, owner, name, fingerprint, status,
+                                        message_id, created_at N, processed_at N?, last_error S?,
+                                        attempts N?, materials L of M {name S, concentration S}
+    FINGERPRINT#<fp> / OWNER#<owner>    kind "guard", formula_id
+
+Concentrations are stored as their exact decimal TEXT and read back with `Decimal(text)`:
+a DynamoDB number would trim trailing zeros ("12.50" -> "12.5") and the API returns exactly
+what was submitted. No value ever passes through ``float``.
+
+`DynamoFormulaStore.commit_submission` writes ONE ``TransactWriteItems``:
+
+- per formula: ``Put`` of the formula item and ``Put`` of its guard item, both conditioned on
+  ``attribute_not_exists(pk)``. The guard makes uniqueness by make-up the database's job: two
+  racing submissions of the same make-up cannot both commit;
+- one ``Put`` of the submission's outbox item with all its messages (`DynamoOutbox`);
+- with an Idempotency-Key, the ``Update`` completing it, conditioned on our lock token.
+
+A transaction holds at most 100 actions, so at most `DynamoFormulaStore.MAX_BATCH` = 49 formulas
+(2 x 49 + outbox + key). A cancelled transaction is explained from its CancellationReasons:
+a failed guard -> `DuplicateFormula` (every conflicting index, read back from the guards), the
+key's condition -> `RequestInProgress` (lock lost), anything else -> `InfrastructureError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.aws import tables
+from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
+from chalicelib.adapters.aws.outbox import DynamoOutbox
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.errors import (
+    Conflict,
+    DuplicateFormula,
+    InfrastructureError,
+    NotFound,
+    RequestInProgress,
+)
+from chalicelib.ports import (
+    STATUS_FAILED,
+    STATUS_PROCESSED,
+    FormulaRecord,
+    FormulaStore,
+    IdempotencyCompletion,
+    MaterialRecord,
+    OutboundMessage,
+    Page,
+)
+from chalicelib.services.outbox import OutboxItem
+
+_BOTO_ERRORS = (ClientError, BotoCoreError)
+_ABSENT = "attribute_not_exists(#pk)"
+_FILTERED_PAGE = 100
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(Decimal(repr(value)))}
+
+
+def _unavailable(exc: BaseException) -> InfrastructureError:
+    return InfrastructureError(f"The formula store is unavailable ({tables.error_code(exc) or exc}).")
+
+
+class DynamoFormulaStore:
+    """`FormulaStore` on the single table, plus the outbox the relay drains."""
+
+    MAX_BATCH = 49
+    """Formulas per transaction: 2 actions each, plus outbox and key, within DynamoDB's 100."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        clock: Clock | None = None,
+        outbox_shards: int = 4,
+    ) -> None:
+        """``client``: a low-level boto3 DynamoDB client (None: one from the environment)."""
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb")
+        self._client = client
+        self._table = table_name
+        self._clock = clock or SystemClock()
+        self.outbox = DynamoOutbox(client, table_name, shards=outbox_shards)
+
+    def commit_submission(
+        self,
+        owner: str,
+        records: Sequence[FormulaRecord],
+        messages: Sequence[OutboundMessage],
+        completion: IdempotencyCompletion | None,
+    ) -> None:
+        if len(records) > self.MAX_BATCH:
+            raise ValueError(f"at most {self.MAX_BATCH} formulas fit in one transaction, got {len(records)}")
+        actions: list[dict[str, Any]] = []
+        kinds: list[str] = []
+        for record in records:
+            actions += [self._put(_formula_item(record)), self._put(_guard_item(record))]
+            kinds += ["formula", "guard"]
+        if messages:
+            actions.append(self.outbox.put_action(owner, messages, created_at=self._clock.now()))
+            kinds.append("outbox")
+        if completion is not None:
+            actions.append(completion_update(self._table, completion))
+            kinds.append("key")
+        if not actions:
+            return
+        tables.check_transaction_size(actions)
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except _BOTO_ERRORS as exc:
+            if tables.error_code(exc) != "TransactionCanceledException":
+                raise _unavailable(exc) from exc
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            failed = {
+                kind for kind, code in zip(kinds, reasons, strict=False) if code == "ConditionalCheckFailed"
+            }
+            if not failed:
+                raise InfrastructureError(f"The transaction was cancelled: {reasons}.") from exc
+            holders = _read_guards(self._client, self._table, owner, records)
+            if records and all(holders.get(r.fingerprint) == r.id for r in records):
+                return  # an earlier attempt of this very transaction committed; its answer was lost
+            conflicts = [
+                Conflict(index=i, fingerprint=r.fingerprint, existing_id=holders[r.fingerprint])
+                for i, r in enumerate(records)
+                if holders.get(r.fingerprint, r.id) != r.id
+            ]
+            if conflicts:
+                raise DuplicateFormula(conflicts) from exc
+            if "key" in failed:
+                raise RequestInProgress(
+                    "The Idempotency-Key lock expired and was taken by another request."
+                ) from exc
+            raise InfrastructureError(f"An id is already in use ({sorted(failed)}).") from exc
+
+    def get(self, owner: str, formula_id: str) -> FormulaRecord | None:
+        item = self._get_item(tables.formula_key(owner, formula_id))
+        return None if item is None else _record(item)
+
+    def find_by_fingerprint(self, owner: str, fingerprint: str) -> FormulaRecord | None:
+        guard = self._get_item(tables.guard_key(owner, fingerprint))
+        return None if guard is None else self.get(owner, guard["formula_id"]["S"])
+
+    def list(self, owner: str, *, limit: int, after: str | None, status: str | None) -> Page:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": tables.PK, "#sk": tables.SK},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": tables.owner_key(owner)},
+                ":prefix": {"S": tables.FORMULA_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        if status is not None:
+            request["FilterExpression"] = "#status = :status"
+            request["ExpressionAttributeNames"]["#status"] = "status"
+            request["ExpressionAttributeValues"][":status"] = {"S": status}
+        if after is not None:
+            request["ExclusiveStartKey"] = tables.formula_key(owner, after)
+        items: list[FormulaRecord] = []
+        try:
+            while len(items) <= limit:
+                wanted = limit + 1 - len(items)
+                request["Limit"] = wanted if status is None else max(wanted, _FILTERED_PAGE)
+                response = self._client.query(**request)
+                items.extend(_record(raw) for raw in response["Items"])
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except _BOTO_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        page = items[:limit]
+        return Page(tuple(page), page[-1].id if len(items) > limit else None)
+
+    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> bool:
+        return self._set_status(
+            owner,
+            formula_id,
+            "SET #status = :new, processed_at = :at, attempts = :attempts REMOVE last_error",
+            {":new": {"S": STATUS_PROCESSED}, ":at": _n(at), ":attempts": {"N": str(attempts)}},
+        )
+
+    def mark_failed(self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1) -> bool:
+        return self._set_status(
+            owner,
+            formula_id,
+            "SET #status = :new, last_error = :error, attempts = :attempts",
+            {":new": {"S": STATUS_FAILED}, ":error": {"S": error}, ":attempts": {"N": str(attempts)}},
+        )
+
+    def pending_outbox(self, *, limit: int, older_than: float) -> Sequence[OutboxItem]:
+        return self.outbox.pending(limit=limit, older_than=older_than)
+
+    def mark_outbox_sent(self, outbox_id: str) -> None:
+        self.outbox.mark_sent(outbox_id)
+
+    def _set_status(self, owner: str, formula_id: str, update: str, values: dict[str, Any]) -> bool:
+        """Apply ``update`` unless the formula is processed (terminal); NotFound if absent."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=tables.formula_key(owner, formula_id),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#pk) AND #status <> :processed",
+                ExpressionAttributeNames={"#pk": tables.PK, "#status": "status"},
+                ExpressionAttributeValues={**values, ":processed": {"S": STATUS_PROCESSED}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _BOTO_ERRORS as exc:
+            if tables.error_code(exc) != "ConditionalCheckFailedException":
+                raise _unavailable(exc) from exc
+            if "Item" not in exc.response:
+                raise NotFound(f"No formula {formula_id}.") from None
+            return False
+        return True
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": _ABSENT,
+                "ExpressionAttributeNames": {"#pk": tables.PK},
+            }
+        }
+
+    def _get_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        except _BOTO_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        item = response.get("Item")
+        return item if isinstance(item, dict) else None
+
+
+def _read_guards(client: Any, table: str, owner: str, records: Sequence[FormulaRecord]) -> dict[str, str]:
+    """Fingerprint -> id of the formula holding it, for every record's guard (consistent reads)."""
+    keys = {r.fingerprint: tables.guard_key(owner, r.fingerprint) for r in records}
+    pending: dict[str, Any] = {table: {"Keys": list(keys.values()), "ConsistentRead": True}}
+    holders: dict[str, str] = {}
+    try:
+        for _ in range(5):
+            response = client.batch_get_item(RequestItems=pending)
+            for item in response["Responses"].get(table, []):
+                holders[item[tables.PK]["S"][len(tables.FINGERPRINT_PREFIX) :]] = item["formula_id"]["S"]
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return holders
+    except _BOTO_ERRORS as exc:
+        raise _unavailable(exc) from exc
+    raise InfrastructureError("The formula store is throttling reads; retry.")
+
+
+def _formula_item(record: FormulaRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "kind": "formula",
+        "id": record.id,
+        "owner": record.owner,
+        "name": record.name,
+        "materials": [{"name": m.name, "concentration": str(m.concentration)} for m in record.materials],
+        "fingerprint": record.fingerprint,
+        "status": record.status,
+        "created_at": Decimal(repr(record.created_at)),
+        "message_id": record.message_id,
+    }
+    if record.processed_at is not None:
+        doc["processed_at"] = Decimal(repr(record.processed_at))
+    if record.last_error is not None:
+        doc["last_error"] = record.last_error
+    if record.attempts:
+        doc["attempts"] = record.attempts
+    return {**tables.formula_key(record.owner, record.id), **{k: _serialize(v) for k, v in doc.items()}}
+
+
+def _guard_item(record: FormulaRecord) -> dict[str, Any]:
+    return {
+        **tables.guard_key(record.owner, record.fingerprint),
+        "kind": {"S": "guard"},
+        "formula_id": {"S": record.id},
+    }
+
+
+def _record(item: dict[str, Any]) -> FormulaRecord:
+    doc = {name: _deserialize(value) for name, value in item.items()}
+    processed_at = doc.get("processed_at")
+    return FormulaRecord(
+        id=doc["id"],
+        owner=doc["owner"],
+        name=doc["name"],
+        materials=tuple(MaterialRecord(m["name"], Decimal(m["concentration"])) for m in doc["materials"]),
+        fingerprint=doc["fingerprint"],
+        status=doc["status"],
+        created_at=float(doc["created_at"]),
+        message_id=doc["message_id"],
+        processed_at=None if processed_at is None else float(processed_at),
+        last_error=doc.get("last_error"),
+        attempts=int(doc.get("attempts", 0)),
+    )
+
+
+if TYPE_CHECKING:
+
+    def _is_a_formula_store(store: DynamoFormulaStore) -> FormulaStore:
+        return store
