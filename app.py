@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Response, SQSEvent
 
 from chalicelib import bootstrap
 from chalicelib.domain import parse_request_body
@@ -136,3 +136,34 @@ def queue_report_status(formula_id: str) -> Response:
     return json_response(
         200, consumer.report_status(services.store, formula_id, body, now=services.clock.now())
     )
+
+
+# ---- Lambda event handlers (AWS backend) --------------------------------------------------------
+# Resource names are fixed here because Chalice reads them at import; deploy/resources.json
+# creates resources with these names and rewires the stream source to the table's StreamArn.
+
+QUEUE_NAME = "formula-intake-submitted"
+OUTBOX_STREAM_ARN_PLACEHOLDER = (
+    "arn:aws:dynamodb:us-east-1:000000000000:table/formula-intake/stream/1970-01-01T00:00:00.000"
+)
+
+
+@app.on_sqs_message(queue=QUEUE_NAME, batch_size=10)
+def consume_messages(event: SQSEvent) -> None:
+    from chalicelib.services import lambda_events
+
+    lambda_events.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
+
+
+@app.on_dynamodb_record(stream_arn=OUTBOX_STREAM_ARN_PLACEHOLDER)
+def relay_outbox(event: DynamoDBEvent) -> None:
+    from chalicelib.services import lambda_events
+
+    lambda_events.relay_stream(bootstrap.services(), (record.to_dict() for record in event))
+
+
+@app.schedule("rate(1 minute)")
+def sweep_outbox(event: CloudWatchEvent) -> None:
+    from chalicelib.services import lambda_events
+
+    lambda_events.sweep(bootstrap.services())

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import Clock, SystemClock
-from chalicelib.config import Settings
+from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
 from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue
 from chalicelib.services.submission import SubmissionService
 
 if TYPE_CHECKING:
+    from chalicelib.services.outbox import OutboxRelay
     from chalicelib.worker import Worker
 
 
@@ -31,6 +32,7 @@ class Services:
     store: FormulaStore
     idempotency: IdempotencyStore
     submissions: SubmissionService
+    relay: OutboxRelay | None = None
 
 
 def build_memory(
@@ -71,12 +73,72 @@ def build_memory(
     )
 
 
+def build_aws(
+    settings: Settings,
+    *,
+    dynamodb: Any = None,
+    sqs: Any = None,
+    clock: Clock | None = None,
+    new_id: IdFactory | None = None,
+) -> Services:
+    """Wire the AWS backend: DynamoDB store and keys with a transactional outbox, SQS queue.
+
+    Clients are made here only when not given; ``FI_AWS_ENDPOINT_URL`` points them at a local
+    moto server (``make run-aws-local``).
+    """
+    from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
+    from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
+    from chalicelib.adapters.aws.sqs import SqsQueue
+    from chalicelib.services.outbox import OutboxRelay
+
+    if not settings.queue_url or not settings.dead_letter_queue_url:
+        raise ConfigError("FI_QUEUE_URL and FI_DEAD_LETTER_QUEUE_URL are required for FI_BACKEND=aws")
+    clock = clock or SystemClock()
+    if dynamodb is None or sqs is None:
+        import boto3
+
+        options = {"region_name": settings.aws_region}
+        if settings.aws_endpoint_url:
+            options["endpoint_url"] = settings.aws_endpoint_url
+        dynamodb = dynamodb or boto3.client("dynamodb", **options)
+        sqs = sqs or boto3.client("sqs", **options)
+    store = DynamoFormulaStore(dynamodb, settings.table_name, clock=clock)
+    idempotency = DynamoIdempotencyStore(
+        dynamodb, settings.table_name, ttl_seconds=settings.idempotency_ttl_seconds
+    )
+    queue = SqsQueue(
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        max_receive_count=settings.queue_max_receive_count,
+        client=sqs,
+    )
+    relay = OutboxRelay(store.outbox, queue, clock)
+    return Services(
+        settings=settings,
+        clock=clock,
+        queue=queue,
+        store=store,
+        idempotency=idempotency,
+        submissions=SubmissionService(
+            store,
+            idempotency,
+            clock=clock,
+            new_id=new_id or UlidFactory(clock),
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            idempotency_lock_seconds=settings.idempotency_lock_seconds,
+            after_commit=relay.after_commit,
+            max_batch=DynamoFormulaStore.MAX_BATCH,
+        ),
+        relay=relay,
+    )
+
+
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
     """Build the services the settings ask for (settings default to the environment, read now)."""
     settings = settings or Settings.from_env()
-    if settings.backend == "memory":
-        return build_memory(settings, clock=clock)
-    raise NotImplementedError(f"backend {settings.backend!r} is not wired yet")
+    if settings.backend == "aws":
+        return build_aws(settings, clock=clock)
+    return build_memory(settings, clock=clock)
 
 
 def build_worker(services: Services) -> Worker:

@@ -58,6 +58,11 @@ class Settings:
     worker_backoff_base: int = 1
     worker_visibility_timeout: int = 30
     worker_plugins: str = ""
+    table_name: str = "formula-intake"
+    queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,4 +96,9 @@ class Settings:
                 env, "FI_WORKER_VISIBILITY_TIMEOUT", cls.worker_visibility_timeout, minimum=1
             ),
             worker_plugins=env.get("FI_WORKER_PLUGINS", cls.worker_plugins),
+            table_name=env.get("FI_TABLE_NAME", cls.table_name) or cls.table_name,
+            queue_url=env.get("FI_QUEUE_URL", ""),
+            dead_letter_queue_url=env.get("FI_DEAD_LETTER_QUEUE_URL", ""),
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.aws_region,
+            aws_endpoint_url=env.get("FI_AWS_ENDPOINT_URL", ""),
         )

@@ -15,6 +15,7 @@ The flow of `SubmissionService.submit`:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ from chalicelib.ports import (
 from chalicelib.services import views
 
 MAX_KEY_LENGTH = 255
+
+log = logging.getLogger("formula_intake.submission")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class SubmissionService:
         idempotency_ttl_seconds: int = 24 * 3600,
         idempotency_lock_seconds: int = 60,
         after_commit: Callable[[list[OutboundMessage]], None] | None = None,
+        max_batch: int | None = None,
     ) -> None:
         self._store = store
         self._idempotency = idempotency
@@ -96,8 +100,14 @@ class SubmissionService:
         self._ttl = idempotency_ttl_seconds
         self._lock_seconds = idempotency_lock_seconds
         self._after_commit = after_commit
+        self._max_batch = max_batch
 
     def submit(self, owner: str, submission: Submission, idempotency_key: str | None) -> SubmitResult:
+        if self._max_batch is not None and len(submission.formulas) > self._max_batch:
+            raise ValidationError(
+                [FieldError("body", f"a batch holds at most {self._max_batch} formulas on this backend")],
+                "The batch is too large.",
+            )
         _reject_repeats_within(submission)
         now = self._clock.now()
         token: str | None = None
@@ -130,11 +140,21 @@ class SubmissionService:
             self._store.commit_submission(owner, records, messages, completion)
         except BaseException:
             if idempotency_key is not None and token is not None:
-                self._idempotency.release(owner, idempotency_key, token)
+                self._release_quietly(owner, idempotency_key, token)
             raise
         if self._after_commit is not None:
             self._after_commit(messages)
         return SubmitResult(response.status, response.body, response.location)
+
+    def _release_quietly(self, owner: str, key: str, token: str) -> None:
+        """Release the key without hiding the error that made us release it.
+
+        If the release itself fails, the lock simply expires after its lock period.
+        """
+        try:
+            self._idempotency.release(owner, key, token)
+        except Exception:
+            log.warning("could not release Idempotency-Key lock; it expires by itself", exc_info=True)
 
     def _record(self, owner: str, index: int, submission: Submission, now: float) -> FormulaRecord:
         formula = submission.formulas[index]

@@ -250,7 +250,7 @@ class SqsQueue:
         received: list[ReceivedMessage] = []
         for message in self._receive(self.queue_url, count, visibility, wait):
             try:
-                received.append(self._received(message))
+                received.append(self.parse_received(message))
             except jsonio.JsonError as exc:
                 log.warning(
                     "SQS message %s has no JSON body, left for the DLQ: %s", message["MessageId"], exc
@@ -272,7 +272,7 @@ class SqsQueue:
         return messages
 
     @staticmethod
-    def _received(message: dict[str, Any]) -> ReceivedMessage:
+    def parse_received(message: dict[str, Any]) -> ReceivedMessage:
         message_id, sent_at = _origin(message)
         system = message.get("Attributes", {})
         return ReceivedMessage(

@@ -141,7 +141,9 @@ class InMemoryFormulaStore:
             record = self._require(owner, formula_id)
             if record.status == STATUS_PROCESSED:
                 return False
-            self._formulas[(owner, formula_id)] = replace(record, status=STATUS_FAILED, last_error=error, attempts=attempts)
+            self._formulas[(owner, formula_id)] = replace(
+                record, status=STATUS_FAILED, last_error=error, attempts=attempts
+            )
             return True
 
     def _require(self, owner: str, formula_id: str) -> FormulaRecord:

@@ -1,0 +1,101 @@
+"""The Lambda event handlers' logic: the SQS consumer, the outbox stream relay and the sweeper.
+
+**SQS batches.** Chalice does not turn on Lambda's partial batch responses, and when a handler
+returns normally Lambda deletes *every* message of the batch. So each message is settled by the
+same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
+failing one is released with its backoff — and if any message of the batch did not succeed the
+handler raises `BatchIncomplete`: Lambda then deletes nothing more, the processed ones are already
+gone, and the failed ones come back after their backoff (or go to the dead-letter queue after
+the queue's maxReceiveCount). A batch never loses or double-acknowledges a message.
+
+**Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
+relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.adapters.aws.outbox import decode_image
+from chalicelib.adapters.aws.sqs import SqsQueue
+from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
+from chalicelib.bootstrap import Services, build_worker
+from chalicelib.services.outbox import OutboxRelay, RelayResult
+
+log = logging.getLogger("formula_intake.lambda")
+
+
+class BatchIncomplete(Exception):
+    """Some messages of an SQS batch were not processed; they will be delivered again."""
+
+
+class RelayIncomplete(Exception):
+    """Some outbox items could not be published; they stay pending for a retry or the sweeper."""
+
+
+def _from_lambda_record(record: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event record (camelCase keys) in the shape ReceiveMessage returns."""
+    return {
+        "MessageId": record["messageId"],
+        "ReceiptHandle": record["receiptHandle"],
+        "Body": record["body"],
+        "Attributes": record.get("attributes", {}),
+        "MessageAttributes": {
+            name: {"StringValue": value.get("stringValue"), "DataType": value.get("dataType", "String")}
+            for name, value in (record.get("messageAttributes") or {}).items()
+        },
+    }
+
+
+def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Process an SQS batch; raise `BatchIncomplete` if any message must come back."""
+    worker = build_worker(services)
+    outcomes: dict[str, int] = {}
+    unfinished = []
+    for record in records:
+        try:
+            message = SqsQueue.parse_received(_from_lambda_record(record))
+        except ValueError:
+            log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
+            unfinished.append(str(record.get("messageId")))
+            continue
+        outcome = worker.handle(message)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome in {"retry", "failed"}:
+            unfinished.append(message.message_id)
+    if unfinished:
+        raise BatchIncomplete(f"{len(unfinished)} message(s) will be redelivered: {', '.join(unfinished)}")
+    return outcomes
+
+
+def _require_relay(services: Services) -> OutboxRelay:
+    if services.relay is None:
+        raise RuntimeError("the outbox relay exists only on the AWS backend (FI_BACKEND=aws)")
+    return services.relay
+
+
+def _raise_if_failed(result: RelayResult) -> RelayResult:
+    if not result.ok:
+        raise RelayIncomplete("; ".join(f"{f.outbox_id}: {f.error}" for f in result.failures))
+    return result
+
+
+def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> RelayResult:
+    """Relay the outbox items inserted in a DynamoDB stream batch (other records are ignored)."""
+    relay = _require_relay(services)
+    result = RelayResult()
+    for record in records:
+        image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        if record.get("eventName") != "INSERT" or not image.get(PK, {}).get("S", "").startswith(
+            OUTBOX_PREFIX
+        ):
+            continue
+        result += relay.relay_if_pending(decode_image(image).outbox_id)
+    return _raise_if_failed(result)
+
+
+def sweep(services: Services) -> RelayResult:
+    """Publish outbox items left pending (a crash after commit, a queue outage)."""
+    return _raise_if_failed(_require_relay(services).sweep())

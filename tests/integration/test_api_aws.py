@@ -1,0 +1,231 @@
+"""The API's key cases, the Lambda consumer, the stream relay and the sweeper on the AWS adapters (moto).
+
+The same routes as the in-memory suite, wired with `bootstrap.build_aws` to DynamoDB and SQS in
+moto. Lambda handlers are invoked through `chalice.test.Client` with events built from what
+moto's SQS and DynamoDB really hold, so receipt handles and images are genuine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+import app as app_module
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.aws.sqs_setup import create_queues
+from chalicelib.adapters.aws.tables import create_tables
+from chalicelib.config import Settings
+from chalicelib.devserver import make_thread_safe
+from tests.api.helpers import SUMMER_BREEZE, error_code, post
+from tests.conftest import unique_formula
+from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
+
+pytestmark = pytest.mark.aws
+REGION = "us-east-1"
+TABLE = "formula-intake-api-test"
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        create_tables(dynamodb, [TABLE])
+        queue_url, dlq_url = create_queues(sqs, name_prefix="api-test", max_receive_count=3)
+        settings = Settings(
+            backend="aws",
+            table_name=TABLE,
+            queue_url=queue_url,
+            dead_letter_queue_url=dlq_url,
+            queue_max_receive_count=3,
+            worker_backoff_base=0,
+        )
+        services = bootstrap.build_aws(settings, dynamodb=dynamodb, sqs=sqs)
+        old = bootstrap.use(services)
+        try:
+            yield {
+                "services": services,
+                "dynamodb": dynamodb,
+                "sqs": sqs,
+                "queue_url": queue_url,
+                "dlq_url": dlq_url,
+            }
+        finally:
+            bootstrap.use(old)
+
+
+@pytest.fixture
+def client(aws: dict[str, Any]) -> Iterator[Client]:
+    with Client(app) as test_client:
+        yield test_client
+
+
+def queued(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    """Receive (and hide for 30 s) what the SQS queue holds, with real receipt handles."""
+    response = aws["sqs"].receive_message(
+        QueueUrl=aws["queue_url"],
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=30,
+    )
+    return list(response.get("Messages", []))
+
+
+def lambda_records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {
+                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
+            "eventSource": "aws:sqs",
+        }
+        for m in messages
+    ]
+
+
+def test_create_read_and_publish(client: Client, aws: dict[str, Any]) -> None:
+    created = post(client, SUMMER_BREEZE, key="aws-1")
+    assert created.status_code == 201
+    body = json.loads(created.body)
+    assert json.loads(client.http.get(f"/formulas/{body['id']}").body) == body
+    [message] = queued(aws)
+    assert json.loads(message["Body"])["formula_id"] == body["id"]
+    assert aws["services"].relay.sweep(older_than_seconds=0).messages_sent == 0, "the outbox was drained"
+
+
+def test_duplicate_replay_and_reuse(client: Client, aws: dict[str, Any]) -> None:
+    first = post(client, SUMMER_BREEZE, key="k")
+    duplicate = post(client, {**SUMMER_BREEZE, "name": "renamed"}, key="other")
+    assert duplicate.status_code == 409 and error_code(duplicate) == "duplicate_formula"
+    assert json.loads(duplicate.body)["error"]["existing_id"] == json.loads(first.body)["id"]
+    replay = post(client, SUMMER_BREEZE, key="k")
+    assert replay.status_code == 201 and replay.body == first.body
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    reused = post(client, unique_formula(), key="k")
+    assert reused.status_code == 422
+    assert len(queued(aws)) == 1
+
+
+def test_batches_are_atomic_and_limited_to_one_transaction(client: Client, aws: dict[str, Any]) -> None:
+    ok = post(client, [unique_formula() for _ in range(3)])
+    assert ok.status_code == 201 and len(json.loads(ok.body)["formulas"]) == 3
+    stored = json.loads(ok.body)["formulas"][1]
+    clash = post(client, [unique_formula(), {"name": "x", "materials": stored["materials"]}])
+    assert clash.status_code == 409
+    assert json.loads(clash.body)["error"]["conflicts"][0]["existing_id"] == stored["id"]
+    too_big = post(client, [unique_formula() for _ in range(50)])
+    assert too_big.status_code == 400
+    assert "at most 49" in json.loads(too_big.body)["error"]["details"][0]["message"]
+    page = json.loads(client.http.get("/formulas?limit=100").body)["formulas"]
+    assert len(page) == 3
+    assert len(queued(aws)) == 3
+
+
+def test_threads_racing_the_same_make_up_and_the_same_key(aws: dict[str, Any]) -> None:
+    make_thread_safe(app)
+    barrier = threading.Barrier(8)
+    with Client(app) as client:
+
+        def different_keys(i: int) -> int:
+            barrier.wait(10)
+            return int(post(client, SUMMER_BREEZE, key=f"key-{i}").status_code)
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = sorted(pool.map(different_keys, range(8)))
+        assert statuses == [201] + [409] * 7
+
+        same = unique_formula()
+
+        def same_key(i: int) -> Any:
+            barrier.wait(10)
+            return post(client, same, key="shared")
+
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(same_key, range(8)))
+    fresh = [r for r in replies if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
+    assert len(fresh) == 1
+    assert all(r.status_code in (201, 409) for r in replies)
+    assert len(queued(aws)) == 2
+
+
+def test_lambda_consumer_processes_and_deletes(client: Client, aws: dict[str, Any]) -> None:
+    created = json.loads(post(client, unique_formula()).body)
+    messages = queued(aws)
+    client.lambda_.invoke("consume_messages", {"Records": lambda_records(messages)})
+    formula = json.loads(client.http.get(f"/formulas/{created['id']}").body)
+    assert formula["status"] == "processed" and formula["attempts"] == 1
+    attributes = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_lambda_batch_with_a_failure_raises_and_keeps_only_the_failed_message(
+    client: Client, aws: dict[str, Any]
+) -> None:
+    good = json.loads(post(client, unique_formula()).body)
+    aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=json.dumps({"type": "unknown.type"}))
+    messages = queued(aws)
+    assert len(messages) == 2
+    with pytest.raises(Exception, match="will be redelivered"):
+        client.lambda_.invoke("consume_messages", {"Records": lambda_records(messages)})
+    assert json.loads(client.http.get(f"/formulas/{good['id']}").body)["status"] == "processed"
+    again = queued(aws)
+    assert [json.loads(m["Body"]) for m in again] == [{"type": "unknown.type"}]
+
+
+def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, aws: dict[str, Any]) -> None:
+    services = aws["services"]
+    relay = services.relay
+    services.submissions._after_commit = None  # a crash right after the commit: nothing published
+    created = json.loads(post(client, unique_formula()).body)
+    assert queued(aws) == []
+    [item] = relay._outbox.pending(limit=10, older_than=services.clock.now() + 1)
+    image = aws["dynamodb"].get_item(
+        TableName=TABLE,
+        Key={"pk": {"S": relay._outbox.partition(item.outbox_id)}, "sk": {"S": item.outbox_id}},
+    )["Item"]
+    stream_event = {
+        "Records": [
+            {
+                "eventID": "1",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": REGION,
+                "eventSourceARN": app_module.OUTBOX_STREAM_ARN_PLACEHOLDER,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_700_000_000,
+                    "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                    "NewImage": image,
+                    "SequenceNumber": "100",
+                    "SizeBytes": 512,
+                    "StreamViewType": "NEW_IMAGE",
+                },
+            }
+        ]
+    }
+    client.lambda_.invoke("relay_outbox", stream_event)
+    [message] = queued(aws)
+    assert json.loads(message["Body"])["formula_id"] == created["id"]
+    client.lambda_.invoke("relay_outbox", stream_event)
+    client.lambda_.invoke(
+        "sweep_outbox", client.events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
+    )
+    assert queued(aws) == [], "already sent: neither a repeated stream record nor the sweep republishes"
