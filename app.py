@@ -7,13 +7,14 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Respon
 from chalicelib import bootstrap
 from chalicelib.domain import parse_request_body
 from chalicelib.errors import DuplicateFormula, PayloadTooLarge
-from chalicelib.http.errors import api_view, normalize_chalice_errors, response_for
+from chalicelib.http.errors import api_view, response_for
+from chalicelib.http.middleware import edge, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
 from chalicelib.services import consumer, queries, views
 from chalicelib.services.submission import validate_idempotency_key
 
 app = Chalice(app_name="formula-intake")
-app.register_middleware(normalize_chalice_errors, "http")
+app.register_middleware(edge, "http")
 
 
 def request() -> Request:
@@ -30,6 +31,11 @@ def raw_body() -> bytes:
 
 def query() -> dict[str, str]:
     return dict(request().query_params or {})
+
+
+def owner() -> str:
+    """The authenticated principal: every formula, fingerprint and key belongs to it."""
+    return principal_of(request())
 
 
 @app.route("/health", methods=["GET"])
@@ -50,7 +56,7 @@ def submit_formulas() -> Response:
     )
     submission = parse_request_body(raw)
     try:
-        result = services.submissions.submit(services.settings.default_owner, submission, key)
+        result = services.submissions.submit(owner(), submission, key)
     except DuplicateFormula as exc:
         where = {} if exc.existing_id is None else {"Location": views.location(exc.existing_id)}
         return response_for(exc, where)
@@ -66,9 +72,7 @@ def submit_formulas() -> Response:
 @api_view
 def get_formula(formula_id: str) -> Response:
     services = bootstrap.services()
-    return json_response(
-        200, queries.get_formula(services.store, services.settings.default_owner, formula_id)
-    )
+    return json_response(200, queries.get_formula(services.store, owner(), formula_id))
 
 
 @app.route("/formulas", methods=["GET"])
@@ -76,9 +80,7 @@ def get_formula(formula_id: str) -> Response:
 def list_formulas() -> Response:
     services = bootstrap.services()
     limit, after, status = queries.parse_list_params(query())
-    page = queries.list_formulas(
-        services.store, services.settings.default_owner, limit=limit, after=after, status=status
-    )
+    page = queries.list_formulas(services.store, owner(), limit=limit, after=after, status=status)
     return json_response(200, page)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.server import LocalServer  # noqa: E402
+from tests.e2e.server import DEV_KEY, LocalServer  # noqa: E402
 
 THREADS = 8
 
@@ -45,7 +45,12 @@ def _load(port: int, per_thread: int, budget_s: float) -> tuple[float, list[floa
             if time.monotonic() > deadline:
                 break
             started = time.perf_counter()
-            conn.request("POST", "/formulas", body=body, headers={"Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/formulas",
+                body=body,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {DEV_KEY}"},
+            )
             response = conn.getresponse()
             response.read()
             if response.status != 201:

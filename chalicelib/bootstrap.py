@@ -15,6 +15,8 @@ from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
 from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue
+from chalicelib.security.apikeys import ApiKeys
+from chalicelib.security.ratelimit import RateLimiter
 from chalicelib.services.submission import SubmissionService
 
 if TYPE_CHECKING:
@@ -32,7 +34,18 @@ class Services:
     store: FormulaStore
     idempotency: IdempotencyStore
     submissions: SubmissionService
+    api_keys: ApiKeys
+    rate_limiter: RateLimiter
     relay: OutboxRelay | None = None
+
+
+def _security(settings: Settings, clock: Clock) -> dict[str, Any]:
+    return {
+        "api_keys": ApiKeys.from_json(settings.api_keys_json),
+        "rate_limiter": RateLimiter(
+            clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+        ),
+    }
 
 
 def build_memory(
@@ -70,6 +83,7 @@ def build_memory(
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             idempotency_lock_seconds=settings.idempotency_lock_seconds,
         ),
+        **_security(settings, clock),
     )
 
 
@@ -130,6 +144,7 @@ def build_aws(
             max_batch=DynamoFormulaStore.MAX_BATCH,
         ),
         relay=relay,
+        **_security(settings, clock),
     )
 
 

@@ -28,6 +28,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive finite number, got {raw!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -52,7 +65,6 @@ class Settings:
     idempotency_lock_seconds: int = 60
     require_idempotency_key: bool = False
     max_body_bytes: int = 1024 * 1024
-    default_owner: str = "default"
     worker_enabled: bool = False
     worker_concurrency: int = 1
     worker_backoff_base: int = 1
@@ -63,6 +75,9 @@ class Settings:
     dead_letter_queue_url: str = ""
     aws_region: str = "us-east-1"
     aws_endpoint_url: str = ""
+    api_keys_json: str = ""
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,7 +103,6 @@ class Settings:
             ),
             require_idempotency_key=_bool(env, "FI_REQUIRE_IDEMPOTENCY_KEY", cls.require_idempotency_key),
             max_body_bytes=_int(env, "FI_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1),
-            default_owner=env.get("FI_DEFAULT_OWNER", cls.default_owner) or cls.default_owner,
             worker_enabled=_bool(env, "FI_WORKER", cls.worker_enabled),
             worker_concurrency=_int(env, "FI_WORKER_CONCURRENCY", cls.worker_concurrency, minimum=1),
             worker_backoff_base=_int(env, "FI_WORKER_BACKOFF_BASE", cls.worker_backoff_base),
@@ -101,4 +115,7 @@ class Settings:
             dead_letter_queue_url=env.get("FI_DEAD_LETTER_QUEUE_URL", ""),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.aws_region,
             aws_endpoint_url=env.get("FI_AWS_ENDPOINT_URL", ""),
+            api_keys_json=env.get("FI_API_KEYS", ""),
+            rate_limit_per_second=_float(env, "FI_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
+            rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
         )

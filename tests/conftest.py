@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 from chalice.test import Client
 
-from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory.queue import InMemoryQueue
 from chalicelib.clock import FakeClock
 from chalicelib.config import Settings
 from chalicelib.ids import UlidFactory
+from tests.keys import API_KEYS_JSON, KeyedClient
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings()
+    return Settings(api_keys_json=API_KEYS_JSON)
 
 
 @pytest.fixture
@@ -39,13 +39,13 @@ def services(clock: FakeClock, settings: Settings) -> Iterator[bootstrap.Service
 
 @pytest.fixture
 def client(services: bootstrap.Services) -> Iterator[Client]:
-    with Client(app) as test_client:
+    with KeyedClient() as test_client:
         yield test_client
 
 
 def make_services(clock: FakeClock, **overrides: object) -> bootstrap.Services:
     """In-memory services with some settings overridden (for example a tiny queue capacity)."""
-    settings = replace(Settings(), **overrides)  # type: ignore[arg-type]
+    settings = replace(Settings(api_keys_json=API_KEYS_JSON), **overrides)  # type: ignore[arg-type]
     queue = InMemoryQueue(
         clock=clock,
         capacity=settings.queue_capacity,

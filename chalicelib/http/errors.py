@@ -8,6 +8,7 @@ own (405, 415, its 500) into the service's shape.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -70,8 +71,12 @@ def response_for(exc: errors.FormulaIntakeError, headers: dict[str, str] | None 
     return error_response(status_for(exc), exc.code, exc.message, headers=out, **exc.extra())
 
 
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+"""Set by the edge middleware, so a 500 body names the id the access log names."""
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return current_request_id.get() or uuid.uuid4().hex
 
 
 def internal_error(request_id: str) -> Response:

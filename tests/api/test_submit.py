@@ -11,6 +11,7 @@ from chalicelib import bootstrap
 from chalicelib.clock import FakeClock
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
 from tests.conftest import make_services, unique_formula
+from tests.keys import KeyedClient
 
 
 def decimal_json(response: object) -> dict[str, object]:
@@ -163,11 +164,10 @@ def test_idempotency_key_format(client: Client) -> None:
 
 
 def test_stage_can_require_the_key(clock: FakeClock) -> None:
-    from app import app
 
     old = bootstrap.use(make_services(clock, require_idempotency_key=True))
     try:
-        with Client(app) as client:
+        with KeyedClient() as client:
             missing = post(client, SUMMER_BREEZE)
             assert missing.status_code == 400
             assert json.loads(missing.body)["error"]["details"][0]["field"] == "Idempotency-Key"
@@ -219,12 +219,11 @@ def test_batch_with_duplicates_lists_each_conflict(client: Client, services: boo
 
 
 def test_queue_full_is_503_and_stores_nothing(clock: FakeClock) -> None:
-    from app import app
 
     services = make_services(clock, queue_capacity=2)
     old = bootstrap.use(services)
     try:
-        with Client(app) as client:
+        with KeyedClient() as client:
             assert post(client, [unique_formula(), unique_formula()]).status_code == 201
             full = post(client, SUMMER_BREEZE, key="later")
             assert full.status_code == 503

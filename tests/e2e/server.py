@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEV_KEY = "fi_dev_AJXFxNZVk8mpp7g6UZd4BSs5o81Dq8Sx"
+"""The local stage's documented development key (README); its hash is in .chalice/config.json."""
 CHALICE = Path(sys.executable).with_name("chalice")
 
 
@@ -127,7 +129,12 @@ class LocalServer:
     ) -> Reply:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            all_headers = {"Content-Type": "application/json", **(headers or {})}
+            all_headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {DEV_KEY}",
+                **(headers or {}),
+            }
+            all_headers = {k: v for k, v in all_headers.items() if v is not None}
             payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
             conn.request(method, path, body=payload, headers=all_headers)
             response = conn.getresponse()

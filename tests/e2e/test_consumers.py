@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import start_fast
-from tests.e2e.server import PROJECT_DIR, LocalServer
+from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +76,12 @@ def test_consumer_api_redelivery_and_stale_handles(server: LocalServer) -> None:
 
 class WorkerProcess:
     def __init__(self, server: LocalServer, markers: Path, log_path: Path, visibility: int = 30) -> None:
-        env = {**os.environ, "FI_TEST_MARKER_DIR": str(markers), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "FI_TEST_MARKER_DIR": str(markers),
+            "PYTHONUNBUFFERED": "1",
+            "FI_API_KEY": DEV_KEY,
+        }
         cmd = [
             sys.executable,
             "-m",

@@ -28,6 +28,7 @@ from chalicelib.devserver import make_thread_safe
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
 from tests.conftest import unique_formula
 from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
+from tests.keys import API_KEYS_JSON, KeyedClient
 
 pytestmark = pytest.mark.aws
 REGION = "us-east-1"
@@ -48,6 +49,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             dead_letter_queue_url=dlq_url,
             queue_max_receive_count=3,
             worker_backoff_base=0,
+            api_keys_json=API_KEYS_JSON,
         )
         services = bootstrap.build_aws(settings, dynamodb=dynamodb, sqs=sqs)
         old = bootstrap.use(services)
@@ -65,7 +67,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
 
 @pytest.fixture
 def client(aws: dict[str, Any]) -> Iterator[Client]:
-    with Client(app) as test_client:
+    with KeyedClient() as test_client:
         yield test_client
 
 
@@ -139,7 +141,7 @@ def test_batches_are_atomic_and_limited_to_one_transaction(client: Client, aws: 
 def test_threads_racing_the_same_make_up_and_the_same_key(aws: dict[str, Any]) -> None:
     make_thread_safe(app)
     barrier = threading.Barrier(8)
-    with Client(app) as client:
+    with KeyedClient() as client:
 
         def different_keys(i: int) -> int:
             barrier.wait(10)

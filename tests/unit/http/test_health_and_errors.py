@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from chalice.test import Client
-
-from app import app
+from tests.keys import KeyedClient
 
 
 def test_health_ok() -> None:
-    with Client(app) as client:
+    with KeyedClient() as client:
         response = client.http.get("/health")
     assert response.status_code == 200
     assert response.json_body == {"status": "ok"}
@@ -16,7 +14,7 @@ def test_health_ok() -> None:
 
 
 def test_wrong_method_uses_the_error_shape() -> None:
-    with Client(app) as client:
+    with KeyedClient() as client:
         response = client.http.post("/health", body=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 405
     assert response.json_body["error"]["code"] == "method_not_allowed"

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from chalice.test import Client
 
 from app import app
 from chalicelib import bootstrap
 from chalicelib.devserver import make_thread_safe
 from tests.api.helpers import SUMMER_BREEZE, post
+from tests.keys import KeyedClient
 
 THREADS = 32
 
@@ -36,7 +36,7 @@ def race(send: Any) -> list[Any]:
 
 
 def test_same_make_up_different_keys(services: bootstrap.Services) -> None:
-    with Client(app) as client:
+    with KeyedClient() as client:
         responses = race(lambda i: post(client, SUMMER_BREEZE, key=f"key-{i}"))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * (THREADS - 1)
@@ -49,7 +49,7 @@ def test_same_make_up_different_keys(services: bootstrap.Services) -> None:
 
 
 def test_same_key_same_body(services: bootstrap.Services) -> None:
-    with Client(app) as client:
+    with KeyedClient() as client:
         responses = race(lambda i: post(client, SUMMER_BREEZE, key="one-key"))
     created = [r for r in responses if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
     replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]

@@ -1,0 +1,134 @@
+"""The HTTP edge: one Chalice middleware that every request passes through.
+
+In order: a request id; hard limits on headers; authentication (``Authorization: Bearer <key>``
+or ``X-Api-Key``) and the route's roles; the principal's rate limit; then the route. On the way
+out it rewrites Chalice's own error bodies into the service's shape, adds security headers, and
+writes one structured log line.
+
+This is the service's authorizer. It runs inside the app, so it behaves identically under
+``chalice local``, the fast dev server, ``chalice.test.Client`` and API Gateway + Lambda, and
+its 401/403 answers use the one error shape. (A Chalice ``@app.authorizer`` was not used: its
+local emulation answers a missing header with its own body before any app code runs, and a
+TOKEN authorizer can read only one header, so ``X-Api-Key`` could not work.)
+
+The log line holds the request id, principal, method, route template, status and latency —
+never a body, a query string, a formula or a key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib import bootstrap
+from chalicelib.http.errors import current_request_id, normalize_chalice_errors
+from chalicelib.http.responses import error_response
+from chalicelib.security.apikeys import presented_key
+from chalicelib.security.policy import roles_for
+
+log = logging.getLogger("formula_intake.access")
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_QUERY_BYTES = 2048
+NO_STORE_PREFIXES = ("/formulas", "/queue")
+
+
+def request_id(request: Request) -> str:
+    context = request.context
+    rid = context.get("requestId")
+    if not isinstance(rid, str) or not rid:
+        rid = uuid.uuid4().hex
+        context["requestId"] = rid
+    return rid
+
+
+def principal_of(request: Request) -> str:
+    """The authenticated principal (the owner) of the request."""
+    authorizer = request.context.get("authorizer") or {}
+    principal = authorizer.get("principalId")
+    if not isinstance(principal, str) or not principal:
+        raise RuntimeError("no authenticated principal on a route that requires one")
+    return principal
+
+
+def _unauthenticated(message: str) -> Response:
+    return error_response(
+        401, "unauthenticated", message, headers={"WWW-Authenticate": 'Bearer realm="formula-intake"'}
+    )
+
+
+def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
+    headers_size = sum(len(k) + len(v) for k, v in request.headers.items())
+    if headers_size > MAX_HEADER_BYTES:
+        return error_response(
+            431,
+            "headers_too_large",
+            f"Request headers exceed {MAX_HEADER_BYTES} bytes.",
+            limit_bytes=MAX_HEADER_BYTES,
+        ), None
+    query: dict[str, str] = request.query_params or {}
+    if sum(len(k) + len(v) for k, v in query.items()) > MAX_QUERY_BYTES:
+        return error_response(
+            414,
+            "query_too_long",
+            f"The query string exceeds {MAX_QUERY_BYTES} bytes.",
+            limit_bytes=MAX_QUERY_BYTES,
+        ), None
+    allowed = roles_for(request.method, route)
+    if allowed is None:
+        return None, None
+    services = bootstrap.services()
+    key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if key is None:
+        return _unauthenticated("An API key is required (Authorization: Bearer <key>, or X-Api-Key)."), None
+    principal = services.api_keys.authenticate(key)
+    if principal is None:
+        return _unauthenticated("The API key is not valid."), None
+    if not principal.roles & allowed:
+        return error_response(
+            403,
+            "forbidden",
+            f"This key may not call {request.method} {route}.",
+            required_roles=sorted(allowed),
+        ), principal.name
+    wait = services.rate_limiter.allow(principal.name)
+    if wait:
+        return error_response(
+            429, "rate_limited", "Too many requests for this API key.", headers={"Retry-After": str(wait)}
+        ), principal.name
+    request.context["authorizer"] = {
+        "principalId": principal.name,
+        "roles": ",".join(sorted(principal.roles)),
+    }
+    return None, principal.name
+
+
+def edge(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice ``http`` middleware: limits, authentication, authorization, rate limits, logging."""
+    started = time.perf_counter()
+    rid = request_id(event)
+    current_request_id.set(rid)
+    route = str(event.context.get("resourcePath") or event.path)
+    refusal, principal = _guard(event, route)
+    response = refusal if refusal is not None else normalize_chalice_errors(event, get_response)
+    response.headers["X-Request-Id"] = rid
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if route.startswith(NO_STORE_PREFIXES):
+        response.headers["Cache-Control"] = "no-store"
+    line: dict[str, Any] = {
+        "event": "request",
+        "request_id": rid,
+        "principal": principal,
+        "method": event.method,
+        "route": route,
+        "status": response.status_code,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    log.info(json.dumps(line))
+    return response

@@ -1,0 +1,1 @@
+"""Security: API keys and roles, the route policy, and per-principal rate limits."""
