@@ -72,7 +72,7 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
             f"Request headers exceed {MAX_HEADER_BYTES} bytes.",
             limit_bytes=MAX_HEADER_BYTES,
         ), None
-    query: dict[str, str] = request.query_params or {}
+    query = dict(request.query_params or {})
     if sum(len(k) + len(v) for k, v in query.items()) > MAX_QUERY_BYTES:
         return error_response(
             414,
