@@ -10,7 +10,7 @@ PORT   ?= 8000
 STAGE  ?= local
 WORKER ?= auto
 
-.PHONY: run test check lint typecheck pytest bench clean
+.PHONY: run run-aws-local test check lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt constraints.txt
 
 run: $(STAMP)
 	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER)
+
+run-aws-local: $(STAMP)
+	$(BIN)/python -m scripts.run_aws_local --host $(HOST) --port $(PORT) --worker $(WORKER)
 
 check: lint typecheck
 

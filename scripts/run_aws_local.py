@@ -1,0 +1,211 @@
+"""`make run-aws-local`: the whole AWS flow on one machine, offline, against a local moto server.
+
+    python -m scripts.run_aws_local --host 127.0.0.1 --port 8000 [--worker auto|0|1]
+
+1. starts a moto server on 127.0.0.1 (a free port unless ``--moto-port``), in this process;
+2. creates the table and the two queues with the helpers the tests use and whose numbers the
+   deployment template is rendered from (`tables.create_tables`, `sqs_setup.create_queues`);
+3. serves the API with `make run`'s fast dev server on the ``aws-local`` stage, plus what the
+   Lambda event handlers do in AWS: the worker consumes the SQS queue (``consume_messages``) and
+   the outbox is swept periodically with the same function ``sweep_outbox`` calls. The stream
+   relay (``relay_outbox``) has no local trigger; each commit's inline relay publishes, and the
+   sweep catches what it missed.
+
+On SIGINT or SIGTERM, and on any startup error, it stops everything it started, moto included.
+
+**Where settings come from.** Chalice applies a stage's environment variables over the process
+environment, so anything chosen at run time must not be a stage variable. The ``aws-local``
+stage sets ``FI_BACKEND=aws``, ``FI_TABLE_NAME`` and ``FI_WORKER``; this script puts
+``FI_AWS_ENDPOINT_URL`` (the moto URL), ``FI_QUEUE_URL``, ``FI_DEAD_LETTER_QUEUE_URL`` and the
+region into the process environment, and refuses to start if the stage sets any of them. It also
+replaces any AWS credentials with fake ones, so nothing it does can reach a real account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+from chalice.cli.factory import CLIFactory
+
+from chalicelib import bootstrap, devserver
+from chalicelib.adapters.aws import sqs_setup, tables
+from chalicelib.config import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1"
+DEFAULT_REGION = "us-east-1"
+
+RUNTIME_VARIABLES = ("FI_AWS_ENDPOINT_URL", "FI_QUEUE_URL", "FI_DEAD_LETTER_QUEUE_URL")
+"""Set by this script at run time; a stage variable of the same name would override them."""
+
+SWEEP_INTERVAL_SECONDS = 60.0
+"""As often as the ``sweep_outbox`` schedule, ``rate(1 minute)``."""
+
+log = logging.getLogger("formula_intake.aws_local")
+
+
+def isolate_credentials(env: MutableMapping[str, str], region: str) -> None:
+    """Fake credentials and a fixed region: boto3 must never find a real profile or key here."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        env.pop(name, None)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env[name] = "testing"
+    env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def stage_variables(project_dir: Path, stage: str) -> dict[str, str]:
+    """The environment variables ``stage`` sets (top level and stage), without loading the app."""
+    config = CLIFactory(project_dir=str(project_dir), environ=dict(os.environ)).create_config_obj(stage)
+    variables: dict[str, str] = config.environment_variables
+    clashes = sorted(set(variables) & set(RUNTIME_VARIABLES))
+    if clashes:
+        raise SystemExit(
+            f"stage {stage!r} sets {', '.join(clashes)}; remove them from .chalice/config.json: "
+            "stage variables override the values this script chooses at run time"
+        )
+    return variables
+
+
+@contextlib.contextmanager
+def moto_server(port: int) -> Iterator[str]:
+    """A moto server on loopback for the duration of the block; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    try:
+        host, bound = server.get_host_and_port()
+        yield f"http://{host}:{bound}"
+    finally:
+        server.stop()
+        # stop() ends serve_forever but leaves the listening socket open until collected.
+        wsgi_server = getattr(server, "_server", None)
+        if wsgi_server is not None:
+            wsgi_server.server_close()
+
+
+def provision(endpoint: str, settings: Settings, *, name_prefix: str) -> tuple[str, str]:
+    """Create the table and the queues on ``endpoint``; return (queue URL, dead-letter queue URL)."""
+    options: dict[str, Any] = {"region_name": settings.aws_region, "endpoint_url": endpoint}
+    tables.create_tables(boto3.client("dynamodb", **options), [settings.table_name])
+    return sqs_setup.create_queues(
+        boto3.client("sqs", **options),
+        name_prefix=name_prefix,
+        max_receive_count=settings.queue_max_receive_count,
+        retention_seconds=settings.queue_retention_seconds,
+    )
+
+
+class Sweeper:
+    """Runs the outbox sweep every ``interval`` seconds, as the ``sweep_outbox`` schedule does."""
+
+    def __init__(self, services: bootstrap.Services, interval: float) -> None:
+        self._services = services
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="outbox-sweeper", daemon=True)
+
+    def sweep_once(self) -> None:
+        from chalicelib.services import lambda_events
+
+        result = lambda_events.sweep(self._services)
+        if result.completed:
+            log.info("outbox sweep published %d message(s)", result.messages_sent)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.sweep_once()
+            except Exception:  # like a failed scheduled invocation: logged, and the next tick retries
+                log.exception("outbox sweep failed; retrying in %.0f s", self._interval)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", LOOPBACK))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--stage", default="aws-local")
+    parser.add_argument(
+        "--worker",
+        choices=["0", "1", "auto"],
+        default=os.environ.get("WORKER", "auto"),
+        help="consume the queue in-process (auto: the stage's FI_WORKER setting)",
+    )
+    parser.add_argument("--moto-port", type=int, default=0, help="moto's port on 127.0.0.1 (0: any free)")
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument(
+        "--sweep-interval", type=float, default=SWEEP_INTERVAL_SECONDS, help="seconds between sweeps"
+    )
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    for noisy in ("werkzeug", "botocore"):  # moto's access log; "Found credentials in ..."
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    isolate_credentials(os.environ, args.region)
+    variables = stage_variables(args.project_dir, args.stage)
+    settings = Settings.from_env({**os.environ, **variables})
+    if settings.backend != "aws":
+        raise SystemExit(f"stage {args.stage!r} must set FI_BACKEND=aws, not {settings.backend!r}")
+
+    with contextlib.ExitStack() as running:
+        endpoint = running.enter_context(moto_server(args.moto_port))
+        queue_url, dead_letter_queue_url = provision(endpoint, settings, name_prefix=settings.table_name)
+        os.environ.update(
+            FI_AWS_ENDPOINT_URL=endpoint,
+            FI_QUEUE_URL=queue_url,
+            FI_DEAD_LETTER_QUEUE_URL=dead_letter_queue_url,
+        )
+        print(f"Moto server on {endpoint}: table {settings.table_name}, queue {queue_url}", flush=True)
+
+        server = devserver.create_server(str(args.project_dir), args.stage, args.host, args.port)
+        running.callback(server.server.server_close)
+        services = bootstrap.services()
+        if args.worker == "1" or (args.worker == "auto" and services.settings.worker_enabled):
+            worker = bootstrap.build_worker(services)
+            worker.start()
+            running.callback(worker.stop, 10)
+            log.info("in-process worker consuming %s", queue_url)
+        sweeper = Sweeper(services, args.sweep_interval)
+        sweeper.start()
+        running.callback(sweeper.stop)
+
+        stopping = threading.Event()
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if not stopping.is_set():
+                stopping.set()
+                threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        print(f"Serving on http://{args.host}:{server.server.server_address[1]}", flush=True)
+        server.server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

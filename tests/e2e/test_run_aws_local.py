@@ -1,0 +1,187 @@
+"""`make run-aws-local` end to end: moto, the table and queues, the API, the worker, then shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import boto3
+import pytest
+
+from chalicelib.adapters.aws import sqs_setup, tables
+from chalicelib.services.outbox import RelayResult
+from scripts import run_aws_local
+from tests.e2e.server import PROJECT_DIR, LocalServer, free_port
+
+
+@dataclass
+class AwsLocalServer(LocalServer):
+    """`scripts/run_aws_local.py` on free loopback ports, with its own moto server."""
+
+    moto_port: int = 0
+
+    def start(self, log_dir: Path) -> AwsLocalServer:
+        self.port, self.moto_port = free_port(), free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "scripts.run_aws_local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--moto-port",
+            str(self.moto_port),
+            "--worker",
+            self.worker,
+        ]
+        self.log_path = log_dir / f"aws-local-{self.port}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"run_aws_local exited early:\n{self.log()}")
+            try:
+                if self.request("GET", "/health", timeout=1).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"run_aws_local did not become healthy:\n{self.log()}")
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsLocalServer]:
+    started = AwsLocalServer(worker="1").start(tmp_path_factory.mktemp("aws-local"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def formula(name: str) -> dict[str, Any]:
+    return {"name": name, "materials": [{"name": f"Vetiver {uuid.uuid4().hex}", "concentration": "12.50"}]}
+
+
+def moto_client(server: AwsLocalServer, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{server.moto_port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.aws
+def test_the_moto_server_holds_the_table_and_queues_as_deployed(server: AwsLocalServer) -> None:
+    dynamodb = moto_client(server, "dynamodb")
+    table = dynamodb.describe_table(TableName="formula-intake-local")["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    ttl = dynamodb.describe_time_to_live(TableName="formula-intake-local")["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", tables.TTL_ATTRIBUTE)
+
+    sqs = moto_client(server, "sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"formula-intake-local-{sqs_setup.QUEUE_SUFFIX}")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == sqs_setup.MAX_RECEIVE_COUNT
+    assert int(attributes["VisibilityTimeout"]) == sqs_setup.VISIBILITY_TIMEOUT_SECONDS
+
+
+@pytest.mark.e2e
+@pytest.mark.aws
+def test_a_formula_is_stored_read_back_refused_twice_and_processed(server: AwsLocalServer) -> None:
+    doc = formula("Vetiver Dusk")
+    created = server.request("POST", "/formulas", doc)
+    assert created.status == 201, created.body
+    body = created.json()
+    assert body["status"] == "queued"
+    assert created.headers["Location"] == f"/formulas/{body['id']}"
+
+    read = server.request("GET", f"/formulas/{body['id']}")
+    assert read.status == 200
+    assert read.json()["fingerprint"] == body["fingerprint"]
+    assert '"concentration":12.50' in read.body.decode()  # exact decimal, trailing zero kept
+
+    duplicate = server.request("POST", "/formulas", {**doc, "name": "Another name"})
+    assert duplicate.status == 409, duplicate.body
+    assert duplicate.json()["error"]["code"] == "duplicate_formula"
+
+    def processed() -> dict[str, Any] | None:
+        current = dict(server.request("GET", f"/formulas/{body['id']}").json())
+        return current if current["status"] == "processed" else None
+
+    done = server.wait_for(processed, timeout=30)
+    assert done["attempts"] == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.aws
+def test_stopping_closes_the_api_and_the_moto_server(tmp_path: Path) -> None:
+    started = AwsLocalServer(worker="1").start(tmp_path)
+    assert port_is_open(started.moto_port)
+    started.stop()
+    assert started.process is not None and started.process.returncode == 0, started.log()
+    assert not port_is_open(started.port)
+    assert not port_is_open(started.moto_port)
+
+
+def test_the_stage_may_not_set_what_the_script_chooses_at_run_time(tmp_path: Path) -> None:
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    assert not set(config["stages"]["aws-local"]["environment_variables"]) & set(
+        run_aws_local.RUNTIME_VARIABLES
+    )
+    config["stages"]["aws-local"]["environment_variables"]["FI_QUEUE_URL"] = "http://127.0.0.1:5000/q"
+    (tmp_path / ".chalice").mkdir()
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match="FI_QUEUE_URL"):
+        run_aws_local.stage_variables(tmp_path, "aws-local")
+
+
+class RecordingRelay:
+    """Stands in for the outbox relay: counts sweeps, failing the first ``failures`` of them."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sweeps = 0
+        self._failures = failures
+
+    def sweep(self) -> RelayResult:
+        self.sweeps += 1
+        if self.sweeps <= self._failures:
+            raise RuntimeError("the outbox cannot be read")
+        return RelayResult()
+
+
+def test_the_sweeper_keeps_sweeping_after_a_failed_sweep(caplog: pytest.LogCaptureFixture) -> None:
+    relay = RecordingRelay(failures=1)
+    sweeper = run_aws_local.Sweeper(cast(Any, SimpleNamespace(relay=relay)), interval=0.01)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while relay.sweeps < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sweeper.stop()
+    assert relay.sweeps >= 3
+    assert "outbox sweep failed" in caplog.text
