@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,12 +33,24 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
             raise JsonError(f"duplicate object key {key!r}")
-        out[key] = value
-    return out
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a key repeats")
+
+
+_decode = json.JSONDecoder(
+    parse_float=Decimal,
+    parse_int=Decimal,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_no_duplicate_keys,
+).decode
+"""What ``json.loads(text, parse_float=Decimal, ...)`` does, without building a decoder per call."""
 
 
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
@@ -60,13 +72,9 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     if not text.strip():
         raise JsonError("body is empty")
     try:
-        value = json.loads(
-            text,
-            parse_float=Decimal,
-            parse_int=Decimal,
-            parse_constant=_reject_constant,
-            object_pairs_hook=_no_duplicate_keys,
-        )
+        if text.startswith("\ufeff"):  # a second BOM: refused with json.loads's own message
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _decode(text)
     except JsonError:
         raise
     except RecursionError as exc:
@@ -126,48 +134,96 @@ def depth(value: JsonValue, limit: int) -> int:
 def dumps(value: JsonValue) -> str:
     """Serialise compactly; `Decimal` is written as a JSON number with its exact digits."""
     parts: list[str] = []
-    _encode(value, parts)
+    _encode(value, parts.append)
     return "".join(parts)
 
 
-def _encode(value: Any, parts: list[str]) -> None:
+# The encoder dispatches on the exact class of the types a parsed or built document holds (str,
+# dict, list, Decimal) and inlines the common scalar members of objects; every other value goes
+# through `_encode_other`, the general isinstance chain, so subclasses, tuples, other mappings,
+# ints, floats and the constants are written exactly as that chain says. It stays recursive so
+# that a cyclic or absurdly deep value raises `RecursionError` instead of running away.
+
+
+def _encode(value: Any, emit: Callable[[str], Any]) -> None:
+    cls = type(value)
+    if cls is dict:
+        _encode_dict(value, emit)
+    elif cls is str:
+        emit(_encode_str(value))
+    elif cls is list:
+        _encode_list(value, emit)
+    elif cls is Decimal:
+        emit(_decimal_text(value))
+    elif cls is int:
+        emit(int.__repr__(value))
+    else:
+        _encode_other(value, emit)
+
+
+def _encode_dict(value: dict[Any, Any], emit: Callable[[str], Any]) -> None:
+    separator = "{"
+    for key, item in value.items():
+        if type(key) is not str:
+            _check_key(key)
+        cls = type(item)
+        if cls is str:
+            emit(f"{separator}{_encode_str(key)}:{_encode_str(item)}")
+        elif cls is Decimal:
+            emit(f"{separator}{_encode_str(key)}:{_decimal_text(item)}")
+        else:
+            emit(f"{separator}{_encode_str(key)}:")
+            _encode(item, emit)
+        separator = ","
+    emit("{}" if separator == "{" else "}")
+
+
+def _encode_list(value: list[Any] | tuple[Any, ...], emit: Callable[[str], Any]) -> None:
+    separator = "["
+    for item in value:
+        emit(separator)
+        separator = ","
+        _encode(item, emit)
+    emit("[]" if separator == "[" else "]")
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str):
+        raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+
+
+def _decimal_text(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"cannot encode non-finite Decimal {value}")
+    return str(value)
+
+
+def _encode_other(value: Any, emit: Callable[[str], Any]) -> None:
     if isinstance(value, str):
-        parts.append(_encode_str(value))
+        emit(_encode_str(value))
     elif value is None:
-        parts.append("null")
+        emit("null")
     elif value is True:
-        parts.append("true")
+        emit("true")
     elif value is False:
-        parts.append("false")
+        emit("false")
     elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot encode non-finite Decimal {value}")
-        parts.append(str(value))
+        emit(_decimal_text(value))
     elif isinstance(value, int):
-        parts.append(int.__repr__(value))
+        emit(int.__repr__(value))
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"cannot encode non-finite float {value}")
-        parts.append(float.__repr__(value))
+        emit(float.__repr__(value))
     elif isinstance(value, Mapping):
-        parts.append("{")
-        first = True
+        separator = "{"
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-            if not first:
-                parts.append(",")
-            first = False
-            parts.append(_encode_str(key))
-            parts.append(":")
-            _encode(item, parts)
-        parts.append("}")
+            _check_key(key)
+            emit(f"{separator}{_encode_str(key)}:")
+            separator = ","
+            _encode(item, emit)
+        emit("{}" if separator == "{" else "}")
     elif isinstance(value, list | tuple):
-        parts.append("[")
-        for i, item in enumerate(value):
-            if i:
-                parts.append(",")
-            _encode(item, parts)
-        parts.append("]")
+        _encode_list(value, emit)
     else:
         raise TypeError(f"{type(value).__name__} is not JSON serialisable")
