@@ -1,0 +1,385 @@
+"""The bookkeeping behind `InMemoryQueue`: what it holds and how time moves it along.
+
+`QueueState` knows nothing of threads or argument checking; `InMemoryQueue` calls it with its
+lock held. Every method is O(log n) in the messages held, amortised, and none scans the queue:
+
+- ``_messages``: key -> `Message` for each held (ready, in-flight or delayed) message;
+- ``_leases``: the receipt handle of each message's current lease -> that message;
+- ``_ready``: a FIFO of ready messages in the order they became ready;
+- ``_deadlines``: a heap of visibility deadlines and delay ends;
+- ``_kept``: a FIFO of retention deadlines (held messages and dead letters);
+- ``_dedup_order``: a FIFO of deduplication-record expiries;
+- ``_dead``: the dead letters, oldest first.
+
+A FIFO serves as the heap for retention and deduplication because each of their deadlines is
+"now + a constant" and the queue's own now never goes backwards (a clock reading older than the
+last one is raised to it), so they are pushed in deadline order. Entries are never searched for:
+a message that changes state takes a fresh ``ticket``, and entries carrying an older ticket are
+skipped when popped (lazy deletion). Entries are tuples of plain values that name a message by
+its key and never hold the `Message` itself: the garbage collector stops tracking such tuples, so
+a queue holding 100,000 messages gives it 100,000 objects to traverse, not 400,000, and receive
+and ack stay as fast as with 1,000 held. A structure holding more dead entries than live ones (plus
+slack) is rebuilt, which is O(1) amortised. `_sync` applies whatever has fallen due before every
+public operation, so counts are exact at the clock's current time; ``_next_due``, the earliest
+front of the three timed structures, makes that one comparison when nothing is due.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, deque
+from dataclasses import fields
+from heapq import heapify, heappop, heappush
+
+from chalicelib.adapters.memory._bodies import thaw
+from chalicelib.adapters.memory._receipts import ReceiptCodec
+from chalicelib.errors import ReceiptHandleSuperseded, ReceiptHandleUnknown
+from chalicelib.jsonio import JsonValue
+from chalicelib.ports import ReceivedMessage
+
+READY, IN_FLIGHT, DELAYED, DEAD, GONE = range(5)
+_INF = float("inf")
+_SLACK = 1024
+
+
+class Message:
+    """One message.
+
+    ``leases`` counts its deliveries; ``lease`` is the number of the one whose ``handle`` works
+    now, or 0 when none does (never delivered, or dead-lettered since). A handle of an earlier
+    delivery than the last is superseded; any other that is not current is unknown.
+    """
+
+    __slots__ = (
+        "key",
+        "id",
+        "text",
+        "sent_at",
+        "state",
+        "ticket",
+        "kept_until",
+        "receive_count",
+        "leases",
+        "lease",
+        "handle",
+        "first_received_at",
+        "dead_lettered_at",
+    )
+
+    def __init__(self, key: int, message_id: str, text: str, now: float, kept_until: float) -> None:
+        self.key = self.ticket = key
+        self.id = message_id
+        self.text = text
+        self.sent_at = now
+        self.state = READY
+        self.kept_until = kept_until
+        self.receive_count = self.leases = self.lease = 0
+        self.handle = ""
+        self.first_received_at = self.dead_lettered_at = 0.0
+
+
+_RECEIVED_FIELDS = ("message_id", "receipt_handle", "receive_count", "sent_at", "first_received_at", "body")
+if tuple(f.name for f in fields(ReceivedMessage)) != _RECEIVED_FIELDS:  # pragma: no cover
+    raise ImportError("ReceivedMessage changed; update chalicelib.adapters.memory._queue_state.received")
+_new = object.__new__
+_set_id, _set_handle, _set_count, _set_sent, _set_first, _set_body = (
+    getattr(ReceivedMessage, name).__set__ for name in _RECEIVED_FIELDS
+)
+
+
+def received(
+    message_id: str, handle: str, count: int, sent_at: float, first_received_at: float, body: JsonValue
+) -> ReceivedMessage:
+    """``ReceivedMessage(...)`` at half the cost: fills the slots directly instead of through the
+    frozen dataclass's ``__init__``, which goes through ``object.__setattr__`` once per field.
+    The check above keeps the field list honest; a unit test checks both build equal objects."""
+    message: ReceivedMessage = _new(ReceivedMessage)
+    _set_id(message, message_id)
+    _set_handle(message, handle)
+    _set_count(message, count)
+    _set_sent(message, sent_at)
+    _set_first(message, first_received_at)
+    _set_body(message, body)
+    return message
+
+
+def _ticket(message: Message | None) -> int:
+    return 0 if message is None else message.ticket
+
+
+def _kept_until(message: Message | None) -> float:
+    return -_INF if message is None else message.kept_until
+
+
+class QueueState:
+    """The structures of one queue and the transitions between them (caller holds the lock)."""
+
+    def __init__(self, *, max_receive_count: int, retention_seconds: int, dedup_window_seconds: int) -> None:
+        self._max_receives = max_receive_count
+        self._retention = retention_seconds
+        self._dedup_window = dedup_window_seconds
+        self._receipts = ReceiptCodec()
+        self._now = -_INF
+        self._next_due = _INF
+        self._tickets = itertools.count(1)
+        self._messages: dict[int, Message] = {}
+        self._leases: dict[str, Message] = {}
+        self._ready: deque[tuple[int, int]] = deque()
+        self._deadlines: list[tuple[float, int, int]] = []
+        self._kept: deque[tuple[float, int]] = deque()
+        self._dead: OrderedDict[int, Message] = OrderedDict()
+        self._dedup: dict[str, tuple[str, float]] = {}
+        self._dedup_order: deque[tuple[float, str]] = deque()
+        self._n_ready = self._n_in_flight = self._n_delayed = self._reserved = 0
+        self._sent = self._acked = self._redelivered = self._dead_lettered = 0
+        self._garbage = 0
+        self._garbage_limit = _SLACK
+
+    def _sync(self, now: float) -> float:
+        """Adopt ``now`` (never moving backwards), apply every transition due by then, return it."""
+        if now > self._now:
+            self._now = now
+        else:
+            now = self._now
+        if now >= self._next_due:
+            self._apply_due(now)
+        return now
+
+    def _apply_due(self, now: float) -> None:
+        """Drop what outlived retention, release ended leases and delays, forget old dedup ids."""
+        kept, deadlines, order = self._kept, self._deadlines, self._dedup_order
+        if kept and kept[0][0] <= now:
+            self._expire(now)
+        if deadlines and deadlines[0][0] <= now:
+            self._release(now)
+        while order and order[0][0] <= now:
+            dedup_id = order.popleft()[1]
+            known = self._dedup.get(dedup_id)
+            if known is not None and known[1] <= now:
+                del self._dedup[dedup_id]
+        self._next_due = min(
+            kept[0][0] if kept else _INF,
+            deadlines[0][0] if deadlines else _INF,
+            order[0][0] if order else _INF,
+        )
+
+    def _expire(self, now: float) -> None:
+        kept, messages, dead = self._kept, self._messages, self._dead
+        while kept and kept[0][0] <= now:
+            until, key = kept.popleft()
+            message = messages.get(key) or dead.get(key)
+            if message is None or message.kept_until != until:
+                continue
+            state = message.state
+            if state == DEAD:
+                del dead[key]
+            else:
+                del messages[key]
+                if message.lease:
+                    del self._leases[message.handle]
+                if state == READY:
+                    self._n_ready -= 1
+                elif state == IN_FLIGHT:
+                    self._n_in_flight -= 1
+                else:
+                    self._n_delayed -= 1
+            message.state = GONE
+            message.ticket = 0
+            self._garbage += 1
+        if self._garbage > self._garbage_limit:
+            self._tidy()
+
+    def _release(self, now: float) -> None:
+        deadlines, messages = self._deadlines, self._messages
+        released = 0
+        while deadlines and deadlines[0][0] <= now:
+            _, ticket, key = heappop(deadlines)
+            message = messages.get(key)
+            if message is None or message.ticket != ticket:
+                continue
+            if message.state == IN_FLIGHT:
+                self._n_in_flight -= 1
+            else:
+                self._n_delayed -= 1
+            self._make_ready(message)
+            released += 1
+        self._n_ready += released
+        self._on_ready(released)
+
+    def _on_ready(self, count: int) -> None:
+        """Hook: ``count`` messages have just become ready (the queue wakes long pollers)."""
+
+    def _enqueue(self, message_id: str, text: str, now: float, delay: int) -> None:
+        kept_until = now + self._retention
+        key = next(self._tickets)
+        message = Message(key, message_id, text, now, kept_until)
+        self._messages[key] = message
+        self._kept.append((kept_until, key))
+        if kept_until < self._next_due:
+            self._next_due = kept_until
+        if delay:
+            message.state = DELAYED
+            self._push_deadline(now + delay, key, key)
+            self._n_delayed += 1
+        else:
+            self._ready.append((key, key))
+            self._n_ready += 1
+
+    def _make_ready(self, message: Message) -> None:
+        message.state = READY
+        message.ticket = ticket = next(self._tickets)
+        self._ready.append((ticket, message.key))
+
+    def _push_deadline(self, due: float, ticket: int, key: int) -> None:
+        heappush(self._deadlines, (due, ticket, key))
+        if due < self._next_due:
+            self._next_due = due
+
+    def _remember(self, dedup_id: str, message_id: str, now: float) -> None:
+        expires = now + self._dedup_window
+        self._dedup[dedup_id] = (message_id, expires)
+        self._dedup_order.append((expires, dedup_id))
+        if expires < self._next_due:
+            self._next_due = expires
+
+    def _take(self, now: float, limit: int, visibility: int) -> list[ReceivedMessage]:
+        """Deliver up to ``limit`` ready messages, dead-lettering those out of receives."""
+        taken: list[ReceivedMessage] = []
+        ready, messages, leases, deadlines = self._ready, self._messages, self._leases, self._deadlines
+        tickets, encode = self._tickets, self._receipts.encode
+        due = now + visibility
+        while ready and len(taken) < limit:
+            ticket, key = ready.popleft()
+            message = messages.get(key)
+            if message is None or message.ticket != ticket:
+                continue
+            self._n_ready -= 1
+            if message.lease:
+                del leases[message.handle]
+            if message.receive_count >= self._max_receives:
+                self._bury(message, now)
+                continue
+            count = message.receive_count = message.receive_count + 1
+            lease = message.lease = message.leases = message.leases + 1
+            if lease == 1:
+                message.first_received_at = now
+            elif count > 1:
+                self._redelivered += 1
+            message.state = IN_FLIGHT
+            message.ticket = ticket = next(tickets)
+            heappush(deadlines, (due, ticket, key))
+            message.handle = handle = encode(key, lease)
+            leases[handle] = message
+            taken.append(
+                received(
+                    message.id, handle, count, message.sent_at, message.first_received_at, thaw(message.text)
+                )
+            )
+        if taken:
+            self._n_in_flight += len(taken)
+            if due < self._next_due:
+                self._next_due = due
+        return taken
+
+    def _bury(self, message: Message, now: float) -> None:
+        del self._messages[message.key]
+        message.state = DEAD
+        message.ticket = message.lease = 0
+        message.dead_lettered_at = now
+        message.kept_until = kept_until = now + self._retention
+        self._kept.append((kept_until, message.key))
+        if kept_until < self._next_due:
+            self._next_due = kept_until
+        self._dead[message.key] = message
+        self._dead_lettered += 1
+        self._litter()
+
+    def _redrive(self, now: float, count: int) -> None:
+        kept_until = now + self._retention
+        for _ in range(count):
+            key, message = self._dead.popitem(last=False)
+            message.receive_count = 0
+            message.kept_until = kept_until
+            self._kept.append((kept_until, key))
+            self._messages[key] = message
+            self._make_ready(message)
+        self._n_ready += count
+        if kept_until < self._next_due:
+            self._next_due = kept_until
+        self._on_ready(count)
+        self._litter(count)
+
+    def _delete(self, message: Message) -> None:
+        """Delete a message whose handle was just taken out of ``_leases`` (an ack)."""
+        del self._messages[message.key]
+        if message.state == IN_FLIGHT:
+            self._n_in_flight -= 1
+        else:
+            self._n_ready -= 1
+        message.state = GONE
+        message.ticket = message.lease = 0
+        self._acked += 1
+        self._garbage += 1
+        if self._garbage > self._garbage_limit:
+            self._tidy()
+
+    def _set_visibility(self, message: Message, now: float, seconds: int) -> None:
+        if seconds == 0:
+            if message.state == IN_FLIGHT:
+                self._n_in_flight -= 1
+                self._make_ready(message)
+                self._n_ready += 1
+                self._on_ready(1)
+        else:
+            if message.state == READY:
+                self._n_ready -= 1
+                self._n_in_flight += 1
+                message.state = IN_FLIGHT
+            message.ticket = ticket = next(self._tickets)
+            self._push_deadline(now + seconds, ticket, message.key)
+        self._litter()
+
+    def _refuse(self, handle: object) -> ReceiptHandleSuperseded | ReceiptHandleUnknown:
+        """The error for a handle that is not a current lease (raises if it is malformed)."""
+        key, lease = self._receipts.decode(handle)
+        message = self._messages.get(key)
+        if message is not None and lease < message.leases:
+            return ReceiptHandleSuperseded(
+                "The message was received again after this receipt handle was issued."
+            )
+        return ReceiptHandleUnknown("No message in the queue holds this receipt handle.")
+
+    def _litter(self, entries: int = 1) -> None:
+        """Count ``entries`` newly dead structure entries; tidy up once there are enough."""
+        self._garbage += entries
+        if self._garbage > self._garbage_limit:
+            self._tidy()
+
+    def _tidy(self) -> None:
+        """Rebuild each structure that holds more dead entries than live ones, plus slack.
+
+        Runs once per ``_garbage_limit`` (at least the number of messages held) state changes
+        that leave dead entries behind, so its O(n) cost is O(1) amortised.
+        """
+        messages, dead = self._messages, self._dead
+        deadlines = self._deadlines
+        if len(deadlines) > 2 * (self._n_in_flight + self._n_delayed) + _SLACK:
+            deadlines[:] = [entry for entry in deadlines if _ticket(messages.get(entry[2])) == entry[1]]
+            heapify(deadlines)
+        ready = self._ready
+        if len(ready) > 2 * self._n_ready + _SLACK:
+            live = [entry for entry in ready if _ticket(messages.get(entry[1])) == entry[0]]
+            ready.clear()
+            ready.extend(live)
+        kept = self._kept
+        held = len(messages) + len(dead)
+        if len(kept) > 2 * held + _SLACK:
+            live_kept = [
+                entry
+                for entry in kept
+                if _kept_until(messages.get(entry[1]) or dead.get(entry[1])) == entry[0]
+            ]
+            kept.clear()
+            kept.extend(live_kept)
+        self._garbage = 0
+        self._garbage_limit = held + _SLACK

@@ -1,0 +1,327 @@
+"""The in-memory message queue: SQS standard-queue semantics inside one process.
+
+`InMemoryQueue` implements `chalicelib.ports.MessageQueue`: visibility timeouts, per-delivery
+receipt handles, delays, deduplication, dead letters and redrive, retention, capacity
+(backpressure), long polling and staged (all-or-nothing) publishing. Every expiry reads the
+injected `Clock`, so tests move time with `FakeClock.advance` instead of sleeping. The data
+structures, and why every call is O(log n), are in `_queue_state`; `docs/queue.md` lists where
+the adapter differs from SQS.
+
+Lock discipline: one `threading.Lock`, with a `Condition` for long polling, guards all state.
+Bodies are serialised, ids drawn and the clock read before it is taken, and no code outside the
+queue runs while it is held, so `StagedPublish.commit` takes only this lock and may be called
+while the caller holds its own (store) lock. The one exception is `Clock.now()` in a long poll,
+so a clock must take no lock but its own (`FakeClock` and `SystemClock` take none). Bodies are
+parsed for delivery under the lock: the C parser holds the GIL throughout, so doing it outside
+would not let any other thread run sooner.
+
+``send``, ``receive`` and ``ack`` are written for speed (see ``bench/bench_queue.py``): they use
+``acquire``/``release`` rather than ``with`` and inline the no-op case of `QueueState._sync`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from itertools import islice
+
+from chalicelib.adapters.memory._bodies import freeze, thaw
+from chalicelib.adapters.memory._queue_state import QueueState
+from chalicelib.adapters.memory._staging import StagedMessages
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.errors import QueueArgumentError, QueueFull
+from chalicelib.jsonio import JsonValue
+from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
+
+MAX_MESSAGES = 10
+MAX_VISIBILITY_SECONDS = 43_200
+MAX_WAIT_SECONDS = 20
+MAX_DELAY_SECONDS = 900
+
+_DEDUP_ID = re.compile(r"[!-~]{1,128}")
+
+
+def _out_of_range(name: str, low: int, high: int | None = None) -> QueueArgumentError:
+    bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    return QueueArgumentError(name, f"must be an integer {bounds}")
+
+
+def _check_send(delay_seconds: int, dedup_id: str | None) -> None:
+    if type(delay_seconds) is not int or not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+        raise _out_of_range("delay_seconds", 0, MAX_DELAY_SECONDS)
+    if dedup_id is not None and (type(dedup_id) is not str or _DEDUP_ID.fullmatch(dedup_id) is None):
+        raise QueueArgumentError("dedup_id", "must be 1 to 128 printable ASCII characters, no spaces")
+
+
+def _check_limit(limit: int) -> None:
+    if type(limit) is not int or limit < 0:
+        raise _out_of_range("limit", 0)
+
+
+def _default_ids() -> Callable[[], str]:
+    """Message ids: 64 random bits drawn once per queue, a dash, then a counter."""
+    prefix = uuid.uuid4().hex[:16] + "-"
+    counter = itertools.count(1)
+    return lambda: prefix + str(next(counter))
+
+
+class InMemoryQueue(QueueState):
+    """An at-least-once queue with SQS semantics, safe for any number of threads.
+
+    ``capacity`` bounds the messages held (ready, in flight, delayed and staged; not dead
+    letters); a message delivered ``max_receive_count`` times without an ack is dead-lettered on
+    its next receive; ``retention_seconds`` counts from sending (from dead-lettering for dead
+    letters, from redrive for redriven ones); ``dedup_window_seconds`` counts from the first send
+    of a ``dedup_id``; ``id_factory`` makes message ids and must never repeat one.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        capacity: int = 100_000,
+        max_receive_count: int = 5,
+        retention_seconds: int = 4 * 24 * 3600,
+        dedup_window_seconds: int = 300,
+        id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        settings = {
+            "capacity": capacity,
+            "max_receive_count": max_receive_count,
+            "retention_seconds": retention_seconds,
+            "dedup_window_seconds": dedup_window_seconds,
+        }
+        for name, value in settings.items():
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        super().__init__(
+            max_receive_count=max_receive_count,
+            retention_seconds=retention_seconds,
+            dedup_window_seconds=dedup_window_seconds,
+        )
+        self._clock: Clock = clock or SystemClock()
+        self._capacity = capacity
+        self._new_id = id_factory or _default_ids()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0
+        subscribe = getattr(self._clock, "on_advance", None)
+        if callable(subscribe):
+            wake = weakref.WeakMethod(self._wake_waiters)
+
+            def on_advance() -> None:
+                method = wake()
+                if method is not None:
+                    method()
+
+            subscribe(on_advance)
+
+    # ------------------------------------------------------------------------ producing
+
+    def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
+        if delay_seconds.__class__ is not int or delay_seconds or dedup_id is not None:
+            _check_send(delay_seconds, dedup_id)
+        text = freeze(body)
+        message_id = self._new_id()
+        now = self._clock.now()
+        self._lock.acquire()
+        try:
+            if now > self._now:
+                self._now = now
+            else:
+                now = self._now
+            if now >= self._next_due:
+                self._apply_due(now)
+            if dedup_id is not None:
+                known = self._dedup.get(dedup_id)
+                if known is not None:
+                    return known[0]
+            if len(self._messages) + self._reserved >= self._capacity:
+                raise QueueFull()
+            self._enqueue(message_id, text, now, delay_seconds)
+            self._sent += 1
+            if dedup_id is not None:
+                self._remember(dedup_id, message_id, now)
+            if self._waiting and not delay_seconds:
+                self._cond.notify()
+        finally:
+            self._lock.release()
+        return message_id
+
+    def stage(self) -> StagedMessages:
+        return StagedMessages(self)
+
+    @property
+    def waiting(self) -> int:
+        """How many long-polling ``receive`` calls are blocked right now (for tests and metrics)."""
+        return self._waiting
+
+    # ------------------------------------------------------------------------ consuming
+
+    def receive(
+        self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
+    ) -> list[ReceivedMessage]:
+        if max_messages.__class__ is not int or not 1 <= max_messages <= MAX_MESSAGES:
+            raise _out_of_range("max_messages", 1, MAX_MESSAGES)
+        if visibility_timeout.__class__ is not int or not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS:
+            raise _out_of_range("visibility_timeout", 0, MAX_VISIBILITY_SECONDS)
+        if wait_seconds.__class__ is not int or not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+            raise _out_of_range("wait_seconds", 0, MAX_WAIT_SECONDS)
+        now = self._clock.now()
+        self._lock.acquire()
+        try:
+            if now > self._now:
+                self._now = now
+            else:
+                now = self._now
+            if now >= self._next_due:
+                self._apply_due(now)
+            taken = self._take(now, max_messages, visibility_timeout) if self._n_ready else []
+            if not taken and wait_seconds:
+                taken = self._wait(now + wait_seconds, max_messages, visibility_timeout)
+        finally:
+            self._lock.release()
+        return taken
+
+    def ack(self, receipt_handle: str) -> None:
+        now = self._clock.now()
+        self._lock.acquire()
+        try:
+            if now > self._now:
+                self._now = now
+            else:
+                now = self._now
+            if now >= self._next_due:
+                self._apply_due(now)
+            message = self._leases.pop(receipt_handle, None) if receipt_handle.__class__ is str else None
+            if message is None:
+                raise self._refuse(receipt_handle)
+            self._delete(message)
+        finally:
+            self._lock.release()
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        if type(seconds) is not int or not 0 <= seconds <= MAX_VISIBILITY_SECONDS:
+            raise _out_of_range("seconds", 0, MAX_VISIBILITY_SECONDS)
+        now = self._clock.now()
+        with self._lock:
+            now = self._sync(now)
+            message = self._leases.get(receipt_handle) if type(receipt_handle) is str else None
+            if message is None:
+                raise self._refuse(receipt_handle)
+            self._set_visibility(message, now, seconds)
+
+    # ------------------------------------------------------------------------ dead letters and stats
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        _check_limit(limit)
+        now = self._clock.now()
+        with self._lock:
+            self._sync(now)
+            rows = [
+                (m.id, m.receive_count, m.sent_at, m.dead_lettered_at, m.text)
+                for m in islice(self._dead.values(), limit)
+            ]
+        return [DeadLetter(mid, count, sent, dead, thaw(text)) for mid, count, sent, dead, text in rows]
+
+    def redrive(self, *, limit: int | None = None) -> int:
+        if limit is not None:
+            _check_limit(limit)
+        now = self._clock.now()
+        with self._lock:
+            now = self._sync(now)
+            room = self._capacity - len(self._messages) - self._reserved
+            moved = max(0, min(len(self._dead), room, len(self._dead) if limit is None else limit))
+            self._redrive(now, moved)
+        return moved
+
+    def stats(self) -> QueueStats:
+        now = self._clock.now()
+        with self._lock:
+            self._sync(now)
+            return QueueStats(
+                ready=self._n_ready,
+                in_flight=self._n_in_flight,
+                delayed=self._n_delayed,
+                dead_letters=len(self._dead),
+                sent_total=self._sent,
+                acked_total=self._acked,
+                redelivered_total=self._redelivered,
+                dead_lettered_total=self._dead_lettered,
+            )
+
+    # ------------------------------------------------------------------------ staging (for StagedMessages)
+
+    def _stage_one(self, staged: StagedMessages, body: JsonValue, delay: int, dedup_id: str | None) -> str:
+        _check_send(delay, dedup_id)
+        text = freeze(body)
+        message_id = self._new_id()
+        now = self._clock.now()
+        with self._lock:
+            now = self._sync(now)
+            staged.check_open()
+            if dedup_id is not None:
+                known = self._dedup.get(dedup_id)
+                if known is not None:
+                    return known[0]
+            if len(self._messages) + self._reserved >= self._capacity:
+                raise QueueFull()
+            self._reserved += 1
+            staged.pending.append((message_id, text, delay))
+            if dedup_id is not None:
+                self._remember(dedup_id, message_id, now)
+                staged.dedup_ids.append((dedup_id, message_id))
+        return message_id
+
+    def _commit(self, staged: StagedMessages) -> None:
+        now = self._clock.now()
+        with self._lock:
+            now = self._sync(now)
+            staged.close(committed=True)
+            for message_id, text, delay in staged.pending:
+                self._enqueue(message_id, text, now, delay)
+            self._reserved -= len(staged.pending)
+            self._sent += len(staged.pending)
+            self._on_ready(sum(1 for _, _, delay in staged.pending if not delay))
+
+    def _rollback(self, staged: StagedMessages) -> None:
+        with self._lock:
+            staged.close(committed=False)
+            self._reserved -= len(staged.pending)
+            for dedup_id, message_id in staged.dedup_ids:
+                known = self._dedup.get(dedup_id)
+                if known is not None and known[0] == message_id:
+                    del self._dedup[dedup_id]
+
+    # ------------------------------------------------------------------------ long polling (lock held)
+
+    def _on_ready(self, count: int) -> None:
+        if count and self._waiting:
+            self._cond.notify(count)
+
+    def _wait(self, give_up: float, limit: int, visibility: int) -> list[ReceivedMessage]:
+        """Sleep until something may have become ready, or until ``give_up``, taking what is.
+
+        The clock is read again under the lock before the first sleep: a `FakeClock.advance`
+        that slipped in between the caller's reading and the lock would otherwise go unseen
+        (its wake-up finds nobody waiting yet).
+        """
+        self._waiting += 1
+        try:
+            while True:
+                now = self._sync(self._clock.now())
+                taken = self._take(now, limit, visibility)
+                if taken or now >= give_up:
+                    return taken
+                self._cond.wait(min(give_up, self._next_due) - now)
+        finally:
+            self._waiting -= 1
+
+    def _wake_waiters(self) -> None:
+        with self._cond:
+            if self._waiting:
+                self._cond.notify_all()
