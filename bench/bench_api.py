@@ -16,6 +16,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.config import Settings
+from tests.keys import API_KEYS_JSON, auth
 
 
 def _rate(run: object, count: int) -> float:
@@ -27,7 +28,14 @@ def _rate(run: object, count: int) -> float:
 
 def run(quick: bool) -> dict[str, float]:
     count = 500 if quick else 3000
-    services = bootstrap.build_memory(Settings(queue_capacity=10**7))
+    services = bootstrap.build_memory(
+        Settings(
+            queue_capacity=10**7,
+            api_keys_json=API_KEYS_JSON,
+            rate_limit_per_second=10**9,
+            rate_limit_burst=10**9,
+        )
+    )
     old = bootstrap.use(services)
     try:
         bodies = [
@@ -43,7 +51,7 @@ def run(quick: bool) -> dict[str, float]:
             ).encode()
             for i in range(count * 2)
         ]
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **auth()}
         with Client(app) as client:
             client.http.get("/health")
 
