@@ -6,6 +6,11 @@ record back, a test) gets a `ValidationError` instead. The rules are small funct
 `chalicelib.domain.validation` can apply the same rules to untrusted JSON while collecting every
 problem with its path, rather than stopping at the first.
 
+Having checked every rule itself, the validator builds the objects with the private
+``_checked`` constructors, which skip a second identical check; nothing else may call them (the
+tests in ``tests/unit/perf`` pin that the public constructors still refuse invalid input and
+that both paths give equal objects).
+
 A concentration is a percentage by weight, kept as the exact `Decimal` that was submitted
 (``15.50`` stays ``Decimal("15.50")``) and compared by value only. DynamoDB stores at most 38
 significant digits, and the submitted digits are stored as they are, so the digit limits count
@@ -136,6 +141,19 @@ class Material:
             raise ValidationError(problems, "The material is invalid.")
         object.__setattr__(self, "key", normalise_name(self.name))
 
+    @classmethod
+    def _checked(cls, name: str, concentration: Decimal, key: str) -> Material:
+        """A material whose invariants the caller has already enforced; ``key`` is its `normalise_name`.
+
+        Only `chalicelib.domain.validation` calls this, after applying `name_problem` and
+        `concentration_problem`; everything else uses the public, checking constructor.
+        """
+        material = object.__new__(cls)
+        object.__setattr__(material, "name", name)
+        object.__setattr__(material, "concentration", concentration)
+        object.__setattr__(material, "key", key)
+        return material
+
     def as_json(self) -> dict[str, str | Decimal]:
         """``{"name": ..., "concentration": Decimal}`` for responses and messages."""
         return {"name": self.name, "concentration": self.concentration}
@@ -178,6 +196,19 @@ class Formula:
         if problems:
             raise ValidationError(problems, "The formula is invalid.")
         object.__setattr__(self, "fingerprint", fingerprint(materials))
+
+    @classmethod
+    def _checked(cls, name: str, materials: tuple[Material, ...]) -> Formula:
+        """A formula whose invariants the caller has already enforced; the fingerprint is derived here.
+
+        Only `chalicelib.domain.validation` calls this, after applying `name_problem` to the name,
+        the count limits, `duplicate_problems` and `total_problem` to valid materials.
+        """
+        formula = object.__new__(cls)
+        object.__setattr__(formula, "name", name)
+        object.__setattr__(formula, "materials", materials)
+        object.__setattr__(formula, "fingerprint", fingerprint(materials))
+        return formula
 
     def materials_as_json(self) -> list[dict[str, str | Decimal]]:
         """The materials as ``[{"name": str, "concentration": Decimal}, ...]`` in submitted order."""

@@ -125,16 +125,17 @@ def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | No
         problems.append(FieldError(prefix or "body", f"must be a formula object, not {_kind(item)}"))
         return None
     before = len(problems)
-    _unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
-    name = _name(item, _join(prefix, "name"), problems)
+    if not item.keys() <= _FORMULA_FIELDS:
+        _unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
+    name, why = _name(item)
+    if why is not None:
+        problems.append(FieldError(_join(prefix, "name"), why))
     materials = _materials(item, prefix, problems)
     if len(problems) > before or name is None or materials is None:
         return None
-    try:
-        return Formula(name, materials)
-    except ValidationError as exc:
-        problems.extend(_prefixed(prefix, exc.details))
-        return None
+    # No problem was found, so every rule `Formula` checks holds: the name passed `name_problem`,
+    # the count is within limits, `_materials` found no duplicate and no excess total.
+    return Formula._checked(name, materials)
 
 
 def _materials(
@@ -154,20 +155,24 @@ def _materials(
     materials: list[Material] = []
     keys: list[tuple[int, str]] = []
     concentrations: list[Decimal] = []
+    # Paths are formatted only for problems: most bodies have none.
     for index, entry in enumerate(entries):
-        entry_path = f"{path}[{index}]"
         if not isinstance(entry, dict):
-            problems.append(FieldError(entry_path, f"must be a material object, not {_kind(entry)}"))
+            problems.append(FieldError(f"{path}[{index}]", f"must be a material object, not {_kind(entry)}"))
             continue
-        _unknown_fields(entry, _MATERIAL_FIELDS, entry_path, problems)
-        name = _name(entry, f"{entry_path}.name", problems)
-        concentration = _concentration(entry, f"{entry_path}.concentration", problems)
-        if name is not None and concentration is not None:
-            material = Material(name, concentration)
-            materials.append(material)
-            keys.append((index, material.key))
-        elif name is not None:
-            keys.append((index, normalise_name(name)))
+        if not entry.keys() <= _MATERIAL_FIELDS:
+            _unknown_fields(entry, _MATERIAL_FIELDS, f"{path}[{index}]", problems)
+        name, why = _name(entry)
+        if why is not None:
+            problems.append(FieldError(f"{path}[{index}].name", why))
+        concentration, why = _concentration(entry)
+        if why is not None:
+            problems.append(FieldError(f"{path}[{index}].concentration", why))
+        if name is not None:
+            key = normalise_name(name)
+            keys.append((index, key))
+            if concentration is not None:
+                materials.append(Material._checked(name, concentration, key))
         if concentration is not None:
             concentrations.append(concentration)
     problems.extend(_prefixed(prefix, duplicate_problems(keys)))
@@ -177,43 +182,37 @@ def _materials(
     return tuple(materials) if len(materials) == len(entries) else None
 
 
-def _name(obj: dict[str, Any], path: str, problems: list[FieldError]) -> str | None:
+def _name(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(name, None)`` with the trimmed, valid name in ``obj``, or ``(None, why it is not)``."""
     if "name" not in obj:
-        problems.append(FieldError(path, "is required"))
-        return None
+        return None, "is required"
     value = obj["name"]
     if not isinstance(value, str):
-        problems.append(FieldError(path, f"must be a string, not {_kind(value)}"))
-        return None
+        return None, f"must be a string, not {_kind(value)}"
     name = value.strip()
     if message := name_problem(name):
-        problems.append(FieldError(path, message))
-        return None
-    return name
+        return None, message
+    return name, None
 
 
-def _concentration(obj: dict[str, Any], path: str, problems: list[FieldError]) -> Decimal | None:
+def _concentration(obj: dict[str, Any]) -> tuple[Decimal | None, str | None]:
+    """``(value, None)`` with the valid concentration in ``obj``, or ``(None, why it is not)``."""
     if "concentration" not in obj:
-        problems.append(FieldError(path, "is required"))
-        return None
+        return None, "is required"
     value = obj["concentration"]
     if isinstance(value, str):
         if not _PLAIN_DECIMAL.fullmatch(value):
-            problems.append(FieldError(path, _STRING_CONCENTRATION))
-            return None
+            return None, _STRING_CONCENTRATION
         value = Decimal(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         if not 0 < value <= 100:
-            problems.append(FieldError(path, CONCENTRATION_RANGE_MESSAGE))
-            return None
+            return None, CONCENTRATION_RANGE_MESSAGE
         value = Decimal(value)
     elif not isinstance(value, Decimal):
-        problems.append(FieldError(path, f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"))
-        return None
+        return None, f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"
     if message := concentration_problem(value):
-        problems.append(FieldError(path, message))
-        return None
-    return value
+        return None, message
+    return value, None
 
 
 def _unknown_fields(
