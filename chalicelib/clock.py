@@ -6,6 +6,7 @@ time through a `Clock`, so tests move time with `FakeClock.advance` instead of s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -61,6 +62,28 @@ class FakeClock:
 
 
 def isoformat(epoch_seconds: float) -> str:
-    """Format epoch seconds as RFC 3339 UTC with millisecond precision, e.g. 2026-11-27T23:46:56.123Z."""
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Format epoch seconds as RFC 3339 UTC with millisecond precision, e.g. 2026-11-27T23:46:56.123Z.
+
+    A request formats the same instant more than once (the resource and its message, both from
+    ``record.created_at``), so the last answer is kept for that very object (``is``: equal values of
+    other types must still be refused or formatted on their own). The pair is replaced as one
+    tuple, so threads never see a torn pair.
+    """
+    global _last_formatted
+    last = _last_formatted
+    if last[0] is epoch_seconds:
+        return last[1]
+    text = _format(epoch_seconds)
+    _last_formatted = (epoch_seconds, text)
+    return text
+
+
+_last_formatted: tuple[float, str] = (math.nan, "")
+
+
+def _format(epoch_seconds: float) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    if moment.year < 1000:  # strftime's %Y does not pad these to four digits; keep its text
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # "YYYY-MM-DDTHH:MM:SS.mmm+00:00", milliseconds truncated as microsecond // 1000 is
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

@@ -19,12 +19,35 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_MAX = (1 << 80) - 1
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+"""The two-character Crockford text of every 10-bit value: ``_PAIRS[n]`` for 0 <= n < 1024."""
+
+
+def _encode_time(ms: int) -> str:
+    """``ms`` (< 2**50) as 10 Crockford base32 characters, most significant first."""
+    pairs = _PAIRS
+    return (
+        pairs[ms >> 40 & 1023]
+        + pairs[ms >> 30 & 1023]
+        + pairs[ms >> 20 & 1023]
+        + pairs[ms >> 10 & 1023]
+        + pairs[ms & 1023]
+    )
+
+
+def _encode_random(value: int) -> str:
+    """``value`` (< 2**80) as 16 Crockford base32 characters, most significant first."""
+    pairs = _PAIRS
+    return (
+        pairs[value >> 70 & 1023]
+        + pairs[value >> 60 & 1023]
+        + pairs[value >> 50 & 1023]
+        + pairs[value >> 40 & 1023]
+        + pairs[value >> 30 & 1023]
+        + pairs[value >> 20 & 1023]
+        + pairs[value >> 10 & 1023]
+        + pairs[value & 1023]
+    )
 
 
 class UlidFactory:
@@ -35,6 +58,7 @@ class UlidFactory:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
+        self._last_ms_text = ""
 
     def __call__(self) -> str:
         with self._lock:
@@ -47,8 +71,10 @@ class UlidFactory:
                     self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
             else:
                 self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
+            if ms != self._last_ms or not self._last_ms_text:
+                self._last_ms_text = _encode_time(ms)
             self._last_ms = ms
-            return _encode(ms, 10) + _encode(self._last_random, 16)
+            return self._last_ms_text + _encode_random(self._last_random)
 
 
 def is_ulid(value: str) -> bool:

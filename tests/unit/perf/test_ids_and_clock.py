@@ -1,0 +1,100 @@
+"""The table-driven ULID encoding and the cached timestamp formatting match the originals."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib import clock, ids
+from chalicelib.clock import FakeClock, isoformat
+from chalicelib.ids import UlidFactory, is_ulid
+
+
+def reference_encode(value: int, length: int) -> str:
+    """The original loop: ``length`` Crockford characters of ``value``'s low bits."""
+    chars = []
+    for _ in range(length):
+        chars.append(ids._CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def reference_isoformat(epoch_seconds: float) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@given(st.integers(min_value=-(2**60), max_value=2**60))
+def test_time_part_matches_the_original_encoding(ms: int) -> None:
+    assert ids._encode_time(ms) == reference_encode(ms, 10)
+
+
+@given(st.integers(min_value=0, max_value=2**80 - 1))
+def test_random_part_matches_the_original_encoding(value: int) -> None:
+    assert ids._encode_random(value) == reference_encode(value, 16)
+
+
+def test_ulids_are_the_original_ones_for_the_same_clock_and_randomness(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws = itertools.count(1)
+    monkeypatch.setattr(ids.os, "urandom", lambda n: next(draws).to_bytes(n, "big"))
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    made = []
+    for step in [0, 0, 0.0004, 0.0007, 0.5, 0, -0.001, 1, 1e-3]:
+        if step > 0:
+            fake.advance(step)
+        made.append(factory())
+    expected_random = [1 >> 1, (1 >> 1) + 1, (1 >> 1) + 2]
+    assert [m[10:] for m in made[:3]] == [reference_encode(r, 16) for r in expected_random]
+    assert made[0][:10] == reference_encode(1_700_000_000_000, 10)
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(is_ulid(m) for m in made)
+
+
+def test_the_random_part_rolls_into_the_next_millisecond_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    first = factory()
+    factory._last_random = ids._RANDOM_MAX
+    rolled = factory()
+    assert rolled[:10] == reference_encode(1_700_000_000_001, 10) != first[:10]
+    assert rolled > first
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.floats(min_value=-62_135_596_800, max_value=253_402_300_799, allow_nan=False),
+        st.integers(min_value=-62_135_596_800, max_value=253_402_300_799),
+        st.integers(min_value=0, max_value=2_000_000_000).map(lambda s: s + 0.9999995),
+        st.integers(min_value=0, max_value=2_000_000_000).map(lambda s: s + 0.0005),
+    )
+)
+def test_isoformat_matches_the_original(epoch_seconds: float) -> None:
+    assert isoformat(epoch_seconds) == reference_isoformat(epoch_seconds)
+    assert isoformat(epoch_seconds) == reference_isoformat(epoch_seconds)  # the cached answer
+
+
+def test_years_before_1000_keep_strftimes_unpadded_text() -> None:
+    epoch = -30_610_224_000.0 - 400 * 86_400
+    assert isoformat(epoch) == reference_isoformat(epoch)
+
+
+def test_the_cache_answers_only_for_the_same_object() -> None:
+    created_at = 1_700_000_000.25
+    assert isoformat(created_at) == "2023-11-14T22:13:20.250Z"
+    assert clock._last_formatted[0] is created_at
+    assert isoformat(1_700_000_000.5) == "2023-11-14T22:13:20.500Z"
+    assert isoformat(created_at) == "2023-11-14T22:13:20.250Z"
+    from decimal import Decimal
+
+    equal_but_not_a_float = Decimal("1700000000.25")
+    isoformat(1_700_000_000.25)
+    with pytest.raises(TypeError):
+        isoformat(equal_but_not_a_float)  # type: ignore[arg-type]
