@@ -22,6 +22,12 @@ and ack stay as fast as with 1,000 held. A structure holding more dead entries t
 slack) is rebuilt, which is O(1) amortised. `_sync` applies whatever has fallen due before every
 public operation, so counts are exact at the clock's current time; ``_next_due``, the earliest
 front of the three timed structures, makes that one comparison when nothing is due.
+
+Only the in-flight and delayed messages are counted; the ready ones are the rest of
+``_messages`` (`_n_ready`), so sending, receiving and acking each update one counter at most.
+
+`InMemoryQueue.send` and ``ack`` inline `_enqueue` and `_delete` for speed; a change here must be
+made there too (the tests run both paths: staging commits through `_enqueue`).
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ from collections import OrderedDict, deque
 from dataclasses import fields
 from heapq import heapify, heappop, heappush
 
-from chalicelib.adapters.memory._bodies import thaw
-from chalicelib.adapters.memory._receipts import ReceiptCodec
+from chalicelib.adapters.memory._bodies import parse
+from chalicelib.adapters.memory._receipts import VERSION, ReceiptCodec, pack
 from chalicelib.errors import ReceiptHandleSuperseded, ReceiptHandleUnknown
 from chalicelib.jsonio import JsonValue
 from chalicelib.ports import ReceivedMessage
@@ -45,9 +51,11 @@ _SLACK = 1024
 class Message:
     """One message.
 
-    ``leases`` counts its deliveries; ``lease`` is the number of the one whose ``handle`` works
-    now, or 0 when none does (never delivered, or dead-lettered since). A handle of an earlier
+    ``leases`` counts its deliveries; ``handle`` is the receipt handle of the last one while that
+    handle works, else ``""`` (never delivered, or dead-lettered since). A handle of an earlier
     delivery than the last is superseded; any other that is not current is unknown.
+    ``first_received_at`` is set by the first delivery and ``dead_lettered_at`` by dead-lettering;
+    neither is read before.
     """
 
     __slots__ = (
@@ -60,29 +68,38 @@ class Message:
         "kept_until",
         "receive_count",
         "leases",
-        "lease",
         "handle",
         "first_received_at",
         "dead_lettered_at",
     )
+    key: int
+    id: str
+    text: str
+    sent_at: float
+    state: int
+    ticket: int
+    kept_until: float
+    receive_count: int
+    leases: int
+    handle: str
+    first_received_at: float
+    dead_lettered_at: float
 
     def __init__(self, key: int, message_id: str, text: str, now: float, kept_until: float) -> None:
         self.key = self.ticket = key
         self.id = message_id
         self.text = text
         self.sent_at = now
-        self.state = READY
         self.kept_until = kept_until
-        self.receive_count = self.leases = self.lease = 0
+        self.state = self.receive_count = self.leases = 0  # READY
         self.handle = ""
-        self.first_received_at = self.dead_lettered_at = 0.0
 
 
 _RECEIVED_FIELDS = ("message_id", "receipt_handle", "receive_count", "sent_at", "first_received_at", "body")
 if tuple(f.name for f in fields(ReceivedMessage)) != _RECEIVED_FIELDS:  # pragma: no cover
     raise ImportError("ReceivedMessage changed; update chalicelib.adapters.memory._queue_state.received")
-_new = object.__new__
-_set_id, _set_handle, _set_count, _set_sent, _set_first, _set_body = (
+new_object = object.__new__
+set_id, set_handle, set_count, set_sent, set_first, set_body = (
     getattr(ReceivedMessage, name).__set__ for name in _RECEIVED_FIELDS
 )
 
@@ -92,23 +109,16 @@ def received(
 ) -> ReceivedMessage:
     """``ReceivedMessage(...)`` at half the cost: fills the slots directly instead of through the
     frozen dataclass's ``__init__``, which goes through ``object.__setattr__`` once per field.
-    The check above keeps the field list honest; a unit test checks both build equal objects."""
-    message: ReceivedMessage = _new(ReceivedMessage)
-    _set_id(message, message_id)
-    _set_handle(message, handle)
-    _set_count(message, count)
-    _set_sent(message, sent_at)
-    _set_first(message, first_received_at)
-    _set_body(message, body)
+    The check above keeps the field list honest; a unit test checks both build equal objects.
+    `InMemoryQueue.receive` inlines this."""
+    message: ReceivedMessage = new_object(ReceivedMessage)
+    set_id(message, message_id)
+    set_handle(message, handle)
+    set_count(message, count)
+    set_sent(message, sent_at)
+    set_first(message, first_received_at)
+    set_body(message, body)
     return message
-
-
-def _ticket(message: Message | None) -> int:
-    return 0 if message is None else message.ticket
-
-
-def _kept_until(message: Message | None) -> float:
-    return -_INF if message is None else message.kept_until
 
 
 class QueueState:
@@ -130,10 +140,14 @@ class QueueState:
         self._dead: OrderedDict[int, Message] = OrderedDict()
         self._dedup: dict[str, tuple[str, float]] = {}
         self._dedup_order: deque[tuple[float, str]] = deque()
-        self._n_ready = self._n_in_flight = self._n_delayed = self._reserved = 0
+        self._n_in_flight = self._n_delayed = self._reserved = 0
         self._sent = self._acked = self._redelivered = self._dead_lettered = 0
         self._garbage = 0
         self._garbage_limit = _SLACK
+
+    @property
+    def _n_ready(self) -> int:
+        return len(self._messages) - self._n_in_flight - self._n_delayed
 
     def _sync(self, now: float) -> float:
         """Adopt ``now`` (never moving backwards), apply every transition due by then, return it."""
@@ -175,13 +189,11 @@ class QueueState:
                 del dead[key]
             else:
                 del messages[key]
-                if message.lease:
+                if message.handle:
                     del self._leases[message.handle]
-                if state == READY:
-                    self._n_ready -= 1
-                elif state == IN_FLIGHT:
+                if state == IN_FLIGHT:
                     self._n_in_flight -= 1
-                else:
+                elif state == DELAYED:
                     self._n_delayed -= 1
             message.state = GONE
             message.ticket = 0
@@ -203,7 +215,6 @@ class QueueState:
                 self._n_delayed -= 1
             self._make_ready(message)
             released += 1
-        self._n_ready += released
         self._on_ready(released)
 
     def _on_ready(self, count: int) -> None:
@@ -223,7 +234,6 @@ class QueueState:
             self._n_delayed += 1
         else:
             self._ready.append((key, key))
-            self._n_ready += 1
 
     def _make_ready(self, message: Message) -> None:
         message.state = READY
@@ -246,21 +256,20 @@ class QueueState:
         """Deliver up to ``limit`` ready messages, dead-lettering those out of receives."""
         taken: list[ReceivedMessage] = []
         ready, messages, leases, deadlines = self._ready, self._messages, self._leases, self._deadlines
-        tickets, encode = self._tickets, self._receipts.encode
+        tickets, tag = self._tickets, self._receipts.tag
         due = now + visibility
         while ready and len(taken) < limit:
             ticket, key = ready.popleft()
             message = messages.get(key)
             if message is None or message.ticket != ticket:
                 continue
-            self._n_ready -= 1
-            if message.lease:
+            if message.handle:
                 del leases[message.handle]
             if message.receive_count >= self._max_receives:
                 self._bury(message, now)
                 continue
             count = message.receive_count = message.receive_count + 1
-            lease = message.lease = message.leases = message.leases + 1
+            lease = message.leases = message.leases + 1
             if lease == 1:
                 message.first_received_at = now
             elif count > 1:
@@ -268,11 +277,16 @@ class QueueState:
             message.state = IN_FLIGHT
             message.ticket = ticket = next(tickets)
             heappush(deadlines, (due, ticket, key))
-            message.handle = handle = encode(key, lease)
+            message.handle = handle = VERSION + pack(tag, key, lease).hex()  # ReceiptCodec.encode
             leases[handle] = message
             taken.append(
                 received(
-                    message.id, handle, count, message.sent_at, message.first_received_at, thaw(message.text)
+                    message.id,
+                    handle,
+                    count,
+                    message.sent_at,
+                    message.first_received_at,
+                    parse(message.text, 0)[0],
                 )
             )
         if taken:
@@ -282,9 +296,11 @@ class QueueState:
         return taken
 
     def _bury(self, message: Message, now: float) -> None:
+        """Dead-letter a ready message (taken out of ``_leases`` already)."""
         del self._messages[message.key]
         message.state = DEAD
-        message.ticket = message.lease = 0
+        message.ticket = 0
+        message.handle = ""
         message.dead_lettered_at = now
         message.kept_until = kept_until = now + self._retention
         self._kept.append((kept_until, message.key))
@@ -303,21 +319,19 @@ class QueueState:
             self._kept.append((kept_until, key))
             self._messages[key] = message
             self._make_ready(message)
-        self._n_ready += count
         if kept_until < self._next_due:
             self._next_due = kept_until
         self._on_ready(count)
         self._litter(count)
 
     def _delete(self, message: Message) -> None:
-        """Delete a message whose handle was just taken out of ``_leases`` (an ack)."""
+        """Delete a message whose handle was just taken out of ``_leases`` (an ack).
+
+        Nothing refers to the message afterwards (lazy entries name it by key), so it is left as
+        it is rather than marked gone."""
         del self._messages[message.key]
         if message.state == IN_FLIGHT:
             self._n_in_flight -= 1
-        else:
-            self._n_ready -= 1
-        message.state = GONE
-        message.ticket = message.lease = 0
         self._acked += 1
         self._garbage += 1
         if self._garbage > self._garbage_limit:
@@ -328,11 +342,9 @@ class QueueState:
             if message.state == IN_FLIGHT:
                 self._n_in_flight -= 1
                 self._make_ready(message)
-                self._n_ready += 1
                 self._on_ready(1)
         else:
             if message.state == READY:
-                self._n_ready -= 1
                 self._n_in_flight += 1
                 message.state = IN_FLIGHT
             message.ticket = ticket = next(self._tickets)
@@ -359,26 +371,44 @@ class QueueState:
         """Rebuild each structure that holds more dead entries than live ones, plus slack.
 
         Runs once per ``_garbage_limit`` (at least the number of messages held) state changes
-        that leave dead entries behind, so its O(n) cost is O(1) amortised.
+        that leave dead entries behind, so its O(n) cost is O(1) amortised. A structure with no
+        live entry at all (nothing in flight or delayed, nothing held: a queue that keeps up with
+        its producers) is simply emptied, without looking at its entries.
         """
         messages, dead = self._messages, self._dead
+        get, get_dead = messages.get, dead.get
         deadlines = self._deadlines
-        if len(deadlines) > 2 * (self._n_in_flight + self._n_delayed) + _SLACK:
-            deadlines[:] = [entry for entry in deadlines if _ticket(messages.get(entry[2])) == entry[1]]
-            heapify(deadlines)
+        timed = self._n_in_flight + self._n_delayed
+        if len(deadlines) > 2 * timed + _SLACK:
+            if timed:
+                deadlines[:] = [
+                    entry for entry in deadlines if getattr(get(entry[2]), "ticket", 0) == entry[1]
+                ]
+                heapify(deadlines)
+            else:
+                deadlines.clear()
         ready = self._ready
-        if len(ready) > 2 * self._n_ready + _SLACK:
-            live = [entry for entry in ready if _ticket(messages.get(entry[1])) == entry[0]]
+        n_ready = len(messages) - timed
+        if len(ready) > 2 * n_ready + _SLACK:
+            live = (
+                [entry for entry in ready if getattr(get(entry[1]), "ticket", 0) == entry[0]]
+                if n_ready
+                else []
+            )
             ready.clear()
             ready.extend(live)
         kept = self._kept
         held = len(messages) + len(dead)
         if len(kept) > 2 * held + _SLACK:
-            live_kept = [
-                entry
-                for entry in kept
-                if _kept_until(messages.get(entry[1]) or dead.get(entry[1])) == entry[0]
-            ]
+            live_kept = (
+                [
+                    entry
+                    for entry in kept
+                    if getattr(get(entry[1]) or get_dead(entry[1]), "kept_until", None) == entry[0]
+                ]
+                if held
+                else []
+            )
             kept.clear()
             kept.extend(live_kept)
         self._garbage = 0

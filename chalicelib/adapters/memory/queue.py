@@ -15,8 +15,10 @@ so a clock must take no lock but its own (`FakeClock` and `SystemClock` take non
 parsed for delivery under the lock: the C parser holds the GIL throughout, so doing it outside
 would not let any other thread run sooner.
 
-``send``, ``receive`` and ``ack`` are written for speed (see ``bench/bench_queue.py``): they use
-``acquire``/``release`` rather than ``with`` and inline the no-op case of `QueueState._sync`.
+``send``, ``receive`` and ``ack`` are written for speed (see ``bench/bench_queue.py`` and the
+figures in ``docs/queue.md``): they use ``acquire``/``release`` rather than ``with``, inline the
+no-op case of `QueueState._sync`, `freeze`, the default id factory and `QueueState._enqueue` /
+``_delete``, and read a `SystemClock` through ``time.time`` itself.
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable
 from itertools import islice
 
-from chalicelib.adapters.memory._bodies import freeze, thaw
-from chalicelib.adapters.memory._queue_state import QueueState
+from chalicelib.adapters.memory._bodies import MAX_BODY_BYTES, NOT_JSON, freeze, measure, not_json, thaw
+from chalicelib.adapters.memory._queue_state import DELAYED, IN_FLIGHT, READY, Message, QueueState, new_object
 from chalicelib.adapters.memory._staging import StagedMessages
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.errors import QueueArgumentError, QueueFull
-from chalicelib.jsonio import JsonValue
+from chalicelib.jsonio import JsonValue, dumps
 from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
 
 MAX_MESSAGES = 10
@@ -60,13 +63,6 @@ def _check_send(delay_seconds: int, dedup_id: str | None) -> None:
 def _check_limit(limit: int) -> None:
     if type(limit) is not int or limit < 0:
         raise _out_of_range("limit", 0)
-
-
-def _default_ids() -> Callable[[], str]:
-    """Message ids: 64 random bits drawn once per queue, a dash, then a counter."""
-    prefix = uuid.uuid4().hex[:16] + "-"
-    counter = itertools.count(1)
-    return lambda: prefix + str(next(counter))
 
 
 class InMemoryQueue(QueueState):
@@ -104,8 +100,16 @@ class InMemoryQueue(QueueState):
             dedup_window_seconds=dedup_window_seconds,
         )
         self._clock: Clock = clock or SystemClock()
+        self._read_clock: Callable[[], float] = (
+            time.time if type(self._clock) is SystemClock else self._clock.now  # SystemClock.now, sans frame
+        )
         self._capacity = capacity
-        self._new_id = id_factory or _default_ids()
+        # Default message ids: 64 random bits drawn once per queue, a dash, then a counter. `send`
+        # draws them inline (``_id_prefix`` is "" when an ``id_factory`` is given), staging calls
+        # ``_new_id`` (a closure, not a bound method, so the queue is not in a reference cycle).
+        prefix = self._id_prefix = "" if id_factory else uuid.uuid4().hex[:16] + "-"
+        counter = self._id_counter = itertools.count(1)
+        self._new_id = id_factory or (lambda: prefix + str(next(counter)))
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0
@@ -125,10 +129,19 @@ class InMemoryQueue(QueueState):
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         if delay_seconds.__class__ is not int or delay_seconds or dedup_id is not None:
             _check_send(delay_seconds, dedup_id)
-        text = freeze(body)
-        message_id = self._new_id()
-        now = self._clock.now()
-        self._lock.acquire()
+        try:  # freeze(body), inlined
+            text = dumps(body)
+        except NOT_JSON as exc:
+            raise not_json(exc) from exc
+        if not text.isascii() or len(text) > MAX_BODY_BYTES:
+            measure(text)
+        if self._id_prefix:
+            message_id = self._id_prefix + str(next(self._id_counter))
+        else:
+            message_id = self._new_id()
+        now = self._read_clock()
+        lock = self._lock
+        lock.acquire()
         try:
             if now > self._now:
                 self._now = now
@@ -140,16 +153,38 @@ class InMemoryQueue(QueueState):
                 known = self._dedup.get(dedup_id)
                 if known is not None:
                     return known[0]
-            if len(self._messages) + self._reserved >= self._capacity:
+            messages = self._messages
+            if len(messages) + self._reserved >= self._capacity:
                 raise QueueFull()
-            self._enqueue(message_id, text, now, delay_seconds)
+            # self._enqueue(message_id, text, now, delay_seconds), inlined:
+            kept_until = now + self._retention
+            key = next(self._tickets)
+            message = new_object(Message)
+            message.key = message.ticket = key
+            message.id = message_id
+            message.text = text
+            message.sent_at = now
+            message.kept_until = kept_until
+            message.receive_count = message.leases = 0
+            message.handle = ""
+            messages[key] = message
+            self._kept.append((kept_until, key))
+            if kept_until < self._next_due:
+                self._next_due = kept_until
+            if delay_seconds:
+                message.state = DELAYED
+                self._push_deadline(now + delay_seconds, key, key)
+                self._n_delayed += 1
+            else:
+                message.state = READY
+                self._ready.append((key, key))
+                if self._waiting:
+                    self._cond.notify()
             self._sent += 1
             if dedup_id is not None:
                 self._remember(dedup_id, message_id, now)
-            if self._waiting and not delay_seconds:
-                self._cond.notify()
         finally:
-            self._lock.release()
+            lock.release()
         return message_id
 
     def stage(self) -> StagedMessages:
@@ -171,8 +206,9 @@ class InMemoryQueue(QueueState):
             raise _out_of_range("visibility_timeout", 0, MAX_VISIBILITY_SECONDS)
         if wait_seconds.__class__ is not int or not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
             raise _out_of_range("wait_seconds", 0, MAX_WAIT_SECONDS)
-        now = self._clock.now()
-        self._lock.acquire()
+        now = self._read_clock()
+        lock = self._lock
+        lock.acquire()
         try:
             if now > self._now:
                 self._now = now
@@ -180,16 +216,17 @@ class InMemoryQueue(QueueState):
                 now = self._now
             if now >= self._next_due:
                 self._apply_due(now)
-            taken = self._take(now, max_messages, visibility_timeout) if self._n_ready else []
+            taken = self._take(now, max_messages, visibility_timeout) if self._ready else []
             if not taken and wait_seconds:
                 taken = self._wait(now + wait_seconds, max_messages, visibility_timeout)
         finally:
-            self._lock.release()
+            lock.release()
         return taken
 
     def ack(self, receipt_handle: str) -> None:
-        now = self._clock.now()
-        self._lock.acquire()
+        now = self._read_clock()
+        lock = self._lock
+        lock.acquire()
         try:
             if now > self._now:
                 self._now = now
@@ -200,9 +237,16 @@ class InMemoryQueue(QueueState):
             message = self._leases.pop(receipt_handle, None) if receipt_handle.__class__ is str else None
             if message is None:
                 raise self._refuse(receipt_handle)
-            self._delete(message)
+            # self._delete(message), inlined:
+            del self._messages[message.key]
+            if message.state == IN_FLIGHT:
+                self._n_in_flight -= 1
+            self._acked += 1
+            self._garbage += 1
+            if self._garbage > self._garbage_limit:
+                self._tidy()
         finally:
-            self._lock.release()
+            lock.release()
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         if type(seconds) is not int or not 0 <= seconds <= MAX_VISIBILITY_SECONDS:
