@@ -34,6 +34,9 @@ from chalicelib.services.processing import ProcessingContext, Processor, describ
 
 log = logging.getLogger("formula_intake.worker")
 
+IDLE_POLL_SECONDS = 0.2
+"""Pause after an empty receive when not long polling, so an idle worker does not spin."""
+
 
 class ConsumerQueue(Protocol):
     """The part of `MessageQueue` a consumer needs (the in-memory queue, SQS, or the HTTP API)."""
@@ -149,7 +152,8 @@ class Worker:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.run_once()
+                if not self.run_once() and self._wait_seconds == 0:
+                    self._stopping.wait(IDLE_POLL_SECONDS)
             except Exception as exc:  # the queue itself failed: log, back off, keep serving
                 log.error(json.dumps({"event": "receive_failed", "error": describe(exc)}))
                 self._stopping.wait(1.0)

@@ -49,8 +49,9 @@ DEFAULT_REGION = "us-east-1"
 RUNTIME_VARIABLES = ("FI_AWS_ENDPOINT_URL", "FI_QUEUE_URL", "FI_DEAD_LETTER_QUEUE_URL")
 """Set by this script at run time; a stage variable of the same name would override them."""
 
-SWEEP_INTERVAL_SECONDS = 60.0
-"""As often as the ``sweep_outbox`` schedule, ``rate(1 minute)``."""
+SWEEP_INTERVAL_SECONDS = 5.0
+"""More often than the deployed ``sweep_outbox`` schedule (``rate(1 minute)``): locally there is
+no stream relay, so the sweep is the only backstop when the inline publish fails."""
 
 log = logging.getLogger("formula_intake.aws_local")
 
@@ -120,7 +121,7 @@ class Sweeper:
     def sweep_once(self) -> None:
         from chalicelib.services import lambda_events
 
-        result = lambda_events.sweep(self._services)
+        result = lambda_events.sweep(self._services, older_than_seconds=self._interval)
         if result.completed:
             log.info("outbox sweep published %d message(s)", result.messages_sent)
 

@@ -96,6 +96,14 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
     return _raise_if_failed(result)
 
 
-def sweep(services: Services) -> RelayResult:
-    """Publish outbox items left pending (a crash after commit, a queue outage)."""
-    return _raise_if_failed(_require_relay(services).sweep())
+def sweep(services: Services, *, older_than_seconds: float | None = None) -> RelayResult:
+    """Publish outbox items left pending (a crash after commit, a queue outage).
+
+    ``older_than_seconds`` defaults to the relay's grace period, which leaves items still being
+    published inline alone.
+    """
+    relay = _require_relay(services)
+    result = (
+        relay.sweep() if older_than_seconds is None else relay.sweep(older_than_seconds=older_than_seconds)
+    )
+    return _raise_if_failed(result)

@@ -101,7 +101,9 @@ class LocalServer:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout} s\n{self.log()[-4000:]}")
+                log = self.log()
+                shown = log if len(log) <= 8000 else f"{log[:4000]}\n[...]\n{log[-4000:]}"
+                raise AssertionError(f"condition not met within {timeout} s\n{shown}")
             time.sleep(interval)
 
     def log(self) -> str:

@@ -166,7 +166,7 @@ class RecordingRelay:
         self.sweeps = 0
         self._failures = failures
 
-    def sweep(self) -> RelayResult:
+    def sweep(self, *, older_than_seconds: float = 60) -> RelayResult:
         self.sweeps += 1
         if self.sweeps <= self._failures:
             raise RuntimeError("the outbox cannot be read")

@@ -35,6 +35,32 @@ REGION = "us-east-1"
 TABLE = "formula-intake-api-test"
 
 
+class Linearized:
+    """A boto3 client whose calls run one at a time, as DynamoDB and SQS linearise each request.
+
+    moto's in-process backends are not thread-safe: two threads' TransactWriteItems can both
+    pass their conditions, or trip over a dict changing size. Real DynamoDB makes each
+    transaction atomic and isolated; holding one lock per call gives moto that property, while
+    the service's own code still races freely between calls.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith("_") or name in {"exceptions", "meta", "get_waiter"}:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with Linearized._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
     with mock_aws():
@@ -51,7 +77,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             worker_backoff_base=0,
             api_keys_json=API_KEYS_JSON,
         )
-        services = bootstrap.build_aws(settings, dynamodb=dynamodb, sqs=sqs)
+        services = bootstrap.build_aws(settings, dynamodb=Linearized(dynamodb), sqs=Linearized(sqs))
         old = bootstrap.use(services)
         try:
             yield {
