@@ -26,8 +26,9 @@ front of the three timed structures, makes that one comparison when nothing is d
 Only the in-flight and delayed messages are counted; the ready ones are the rest of
 ``_messages`` (`_n_ready`), so sending, receiving and acking each update one counter at most.
 
-`InMemoryQueue.send` and ``ack`` inline `_enqueue` and `_delete` for speed; a change here must be
-made there too (the tests run both paths: staging commits through `_enqueue`).
+`InMemoryQueue.send`, ``receive`` and ``ack`` inline `_enqueue`, `_take` (for one message) and
+`_delete` for speed; a change here must be made there too. The tests run both paths: staging
+commits through `_enqueue`, and ``receive(max_messages=n)`` with n > 1 goes through `_take`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ from chalicelib.ports import ReceivedMessage
 READY, IN_FLIGHT, DELAYED, DEAD, GONE = range(5)
 _INF = float("inf")
 _SLACK = 1024
+
+
+new_object = object.__new__
 
 
 class Message:
@@ -97,28 +101,55 @@ class Message:
 
 _RECEIVED_FIELDS = ("message_id", "receipt_handle", "receive_count", "sent_at", "first_received_at", "body")
 if tuple(f.name for f in fields(ReceivedMessage)) != _RECEIVED_FIELDS:  # pragma: no cover
-    raise ImportError("ReceivedMessage changed; update chalicelib.adapters.memory._queue_state.received")
-new_object = object.__new__
-set_id, set_handle, set_count, set_sent, set_first, set_body = (
-    getattr(ReceivedMessage, name).__set__ for name in _RECEIVED_FIELDS
-)
+    raise ImportError("ReceivedMessage changed; update chalicelib.adapters.memory._queue_state.Delivery")
+
+
+class Delivery:
+    """A mutable twin of the frozen `ReceivedMessage`: the same slots, in the same order.
+
+    ``Delivery(...)`` fills the slots with plain attribute stores; assigning ``__class__ =
+    ReceivedMessage`` then makes it a `ReceivedMessage` in every respect (its type, equality,
+    ``repr``, hash and frozenness). CPython allows that assignment between two classes whose
+    instances have the same layout, which the check below confirms at import. Together 0.24 µs,
+    against 0.33 µs filling the slots through their descriptors' ``__set__`` and 0.74 µs for the
+    dataclass's own ``__init__`` (one ``object.__setattr__`` per field).
+    """
+
+    __slots__ = _RECEIVED_FIELDS
+
+    def __init__(
+        self,
+        message_id: str,
+        handle: str,
+        count: int,
+        sent_at: float,
+        first_received_at: float,
+        body: JsonValue,
+    ) -> None:
+        self.message_id = message_id
+        self.receipt_handle = handle
+        self.receive_count = count
+        self.sent_at = sent_at
+        self.first_received_at = first_received_at
+        self.body = body
 
 
 def received(
     message_id: str, handle: str, count: int, sent_at: float, first_received_at: float, body: JsonValue
 ) -> ReceivedMessage:
-    """``ReceivedMessage(...)`` at half the cost: fills the slots directly instead of through the
-    frozen dataclass's ``__init__``, which goes through ``object.__setattr__`` once per field.
-    The check above keeps the field list honest; a unit test checks both build equal objects.
-    `InMemoryQueue.receive` inlines this."""
-    message: ReceivedMessage = new_object(ReceivedMessage)
-    set_id(message, message_id)
-    set_handle(message, handle)
-    set_count(message, count)
-    set_sent(message, sent_at)
-    set_first(message, first_received_at)
-    set_body(message, body)
+    """``ReceivedMessage(...)`` at a third of the cost (see `Delivery`); `InMemoryQueue.receive`
+    inlines it. A unit test checks both build equal objects of the same type."""
+    message: ReceivedMessage = Delivery(message_id, handle, count, sent_at, first_received_at, body)  # type: ignore[assignment]
+    message.__class__ = ReceivedMessage
     return message
+
+
+_probe = received("m", "h", 1, 0.0, 0.0, None)
+if type(_probe) is not ReceivedMessage or _probe != ReceivedMessage(
+    "m", "h", 1, 0.0, 0.0, None
+):  # pragma: no cover
+    raise ImportError("ReceivedMessage no longer shares Delivery's layout")
+del _probe
 
 
 class QueueState:

@@ -30,10 +30,28 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
+from heapq import heappush
 from itertools import islice
 
-from chalicelib.adapters.memory._bodies import MAX_BODY_BYTES, NOT_JSON, freeze, measure, not_json, thaw
-from chalicelib.adapters.memory._queue_state import DELAYED, IN_FLIGHT, READY, Message, QueueState, new_object
+from chalicelib.adapters.memory._bodies import (
+    MAX_BODY_BYTES,
+    NOT_JSON,
+    freeze,
+    measure,
+    not_json,
+    parse,
+    thaw,
+)
+from chalicelib.adapters.memory._queue_state import (
+    DELAYED,
+    IN_FLIGHT,
+    READY,
+    Delivery,
+    Message,
+    QueueState,
+    new_object,
+)
+from chalicelib.adapters.memory._receipts import VERSION, pack
 from chalicelib.adapters.memory._staging import StagedMessages
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.errors import QueueArgumentError, QueueFull
@@ -216,7 +234,52 @@ class InMemoryQueue(QueueState):
                 now = self._now
             if now >= self._next_due:
                 self._apply_due(now)
-            taken = self._take(now, max_messages, visibility_timeout) if self._ready else []
+            ready = self._ready
+            if not ready:
+                taken = []
+            elif max_messages != 1:
+                taken = self._take(now, max_messages, visibility_timeout)
+            else:  # self._take(now, 1, visibility_timeout), inlined
+                taken = []
+                messages = self._messages
+                while ready:
+                    ticket, key = ready.popleft()
+                    message = messages.get(key)
+                    if message is None or message.ticket != ticket:
+                        continue
+                    handle = message.handle
+                    if handle:
+                        del self._leases[handle]
+                    count = message.receive_count
+                    if count >= self._max_receives:
+                        self._bury(message, now)
+                        continue
+                    message.receive_count = count = count + 1
+                    message.leases = lease = message.leases + 1
+                    if lease == 1:
+                        message.first_received_at = now
+                    elif count > 1:
+                        self._redelivered += 1
+                    message.state = IN_FLIGHT
+                    message.ticket = ticket = next(self._tickets)
+                    due = now + visibility_timeout
+                    heappush(self._deadlines, (due, ticket, key))
+                    if due < self._next_due:
+                        self._next_due = due
+                    self._n_in_flight += 1
+                    message.handle = handle = VERSION + pack(self._receipts.tag, key, lease).hex()
+                    self._leases[handle] = message
+                    delivery: ReceivedMessage = Delivery(  # type: ignore[assignment]
+                        message.id,
+                        handle,
+                        count,
+                        message.sent_at,
+                        message.first_received_at,
+                        parse(message.text, 0)[0],
+                    )
+                    delivery.__class__ = ReceivedMessage  # received(...), inlined
+                    taken = [delivery]
+                    break
             if not taken and wait_seconds:
                 taken = self._wait(now + wait_seconds, max_messages, visibility_timeout)
         finally:

@@ -240,6 +240,20 @@ def test_the_fast_received_message_equals_the_dataclass() -> None:
         fast.receive_count = 3  # type: ignore[misc]
 
 
+def test_the_fast_received_message_is_exactly_a_received_message(q: InMemoryQueue) -> None:
+    fast = received("m1", "rh1.x", 2, 1.5, 2.5, {"a": 1})
+    slow = ReceivedMessage("m1", "rh1.x", 2, 1.5, 2.5, {"a": 1})
+    assert type(fast) is ReceivedMessage
+    assert hash(dataclasses.replace(fast, body=None)) == hash(dataclasses.replace(slow, body=None))
+    assert not hasattr(fast, "__dict__")
+    q.send({"a": 1})
+    q.send({"a": 2})
+    for got in (q.receive()[0], q.receive(max_messages=10)[0]):  # the one-message path and the other
+        assert type(got) is ReceivedMessage
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            got.body = None  # type: ignore[misc]
+
+
 # ---------------------------------------------------------------------------------- argument validation
 
 
