@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 FINGERPRINT_VERSION = "v1"
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode_str = json.encoder.encode_basestring
+"""A JSON string literal with only ``"``, ``\\`` and U+0000-U+001F escaped (``ensure_ascii=False``)."""
 
 
 def normalise_name(name: str) -> str:
@@ -79,9 +80,16 @@ def canonical_decimal(value: Decimal) -> str:
 
 
 def canonical_encoding(materials: Iterable[Material]) -> bytes:
-    """The version-1 canonical byte string of a material make-up (see the module docstring)."""
-    pairs = sorted((m.key, canonical_decimal(m.concentration)) for m in materials)
-    return _ENCODER.encode(pairs).encode("utf-8")
+    """The version-1 canonical byte string of a material make-up (see the module docstring).
+
+    Written directly rather than through `json.JSONEncoder`: ``_encode_str`` is the encoder's own
+    C string writer for ``ensure_ascii=False``, so the bytes are the same (the golden vectors in
+    ``tests/unit/domain/test_fingerprint.py`` pin them).
+    """
+    pairs = sorted([(m.key, canonical_decimal(m.concentration)) for m in materials])
+    return (
+        "[" + ",".join([f"[{_encode_str(key)},{_encode_str(value)}]" for key, value in pairs]) + "]"
+    ).encode("utf-8")
 
 
 def fingerprint(materials: Iterable[Material]) -> str:
