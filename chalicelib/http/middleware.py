@@ -17,6 +17,7 @@ never a body, a query string, a formula or a key.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -63,8 +64,15 @@ def _unauthenticated(message: str) -> Response:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _roles_text(roles: frozenset[str]) -> str:
+    """``"reader,submitter"``: the roles as the authorizer context carries them (few distinct sets)."""
+    return ",".join(sorted(roles))
+
+
 def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
-    headers_size = sum(len(k) + len(v) for k, v in request.headers.items())
+    headers = request.headers
+    headers_size = sum(map(len, headers)) + sum(map(len, headers.values()))
     if headers_size > MAX_HEADER_BYTES:
         return error_response(
             431,
@@ -72,8 +80,8 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
             f"Request headers exceed {MAX_HEADER_BYTES} bytes.",
             limit_bytes=MAX_HEADER_BYTES,
         ), None
-    query = dict(request.query_params or {})
-    if sum(len(k) + len(v) for k, v in query.items()) > MAX_QUERY_BYTES:
+    params = request.query_params
+    if params and sum(len(k) + len(v) for k, v in dict(params).items()) > MAX_QUERY_BYTES:
         return error_response(
             414,
             "query_too_long",
@@ -84,7 +92,9 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
     if allowed is None:
         return None, None
     services = bootstrap.services()
-    key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    authorization = headers.get("authorization")
+    # X-Api-Key counts only without an Authorization header, so it is looked up only then.
+    key = presented_key(authorization, None if authorization else headers.get("x-api-key"))
     if key is None:
         return _unauthenticated("An API key is required (Authorization: Bearer <key>, or X-Api-Key)."), None
     principal = services.api_keys.authenticate(key)
@@ -104,7 +114,7 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
         ), principal.name
     request.context["authorizer"] = {
         "principalId": principal.name,
-        "roles": ",".join(sorted(principal.roles)),
+        "roles": _roles_text(principal.roles),
     }
     return None, principal.name
 
