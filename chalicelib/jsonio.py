@@ -85,7 +85,7 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
         raise JsonError(f"malformed JSON: {exc}") from exc
     if text.count("[") + text.count("{") > max_depth and depth(value, max_depth + 1) > max_depth:
         raise JsonError(f"JSON nesting is deeper than {max_depth} levels")
-    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise JsonError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
     return value
 
@@ -129,6 +129,22 @@ def depth(value: JsonValue, limit: int) -> int:
                 return deepest
         stack.extend((child, level) for child in children if isinstance(child, dict | list))
     return deepest
+
+
+def string_token(value: str) -> str:
+    """The JSON string literal of ``value``, as `dumps` writes it; `TypeError` if it is not a str."""
+    return _encode_str(value)
+
+
+def decimal_token(value: Decimal) -> str:
+    """The JSON number of a `Decimal`, as `dumps` writes it; `TypeError`/`ValueError` otherwise.
+
+    Any other type is a `TypeError` (``dumps`` would write an int or a float, but a caller that
+    asks for a Decimal's token has a Decimal); a non-finite Decimal is a `ValueError`.
+    """
+    if not isinstance(value, Decimal):
+        raise TypeError(f"expected a Decimal, not {type(value).__name__}")
+    return _decimal_text(value)
 
 
 def dumps(value: JsonValue) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from chalicelib import jsonio
 from chalicelib.clock import Clock
-from chalicelib.domain import Submission
+from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
 from chalicelib.ports import (
@@ -108,7 +108,9 @@ class SubmissionService:
                 [FieldError("body", f"a batch holds at most {self._max_batch} formulas on this backend")],
                 "The batch is too large.",
             )
-        _reject_repeats_within(submission)
+        formulas = submission.formulas
+        if len(formulas) > 1:
+            _reject_repeats_within(submission)
         now = self._clock.now()
         token: str | None = None
         if idempotency_key is not None:
@@ -120,16 +122,13 @@ class SubmissionService:
                 return SubmitResult(stored.status, stored.body, stored.location, replayed=True)
             token = begun.token
         try:
-            records = [
-                self._record(owner, formula_index, submission, now)
-                for formula_index in range(len(submission.formulas))
-            ]
+            records = [self._record(owner, formula, now) for formula in formulas]
             messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
             if submission.is_batch:
-                body = jsonio.dumps({"formulas": [views.formula_resource(r) for r in records]})
+                body = '{"formulas":[' + ",".join([views.formula_resource_json(r) for r in records]) + "]}"
                 where = None
             else:
-                body = jsonio.dumps(views.formula_resource(records[0]))
+                body = views.formula_resource_json(records[0])
                 where = views.location(records[0].id)
             response = StoredResponse(201, body, where)
             completion = None
@@ -156,14 +155,13 @@ class SubmissionService:
         except Exception:
             log.warning("could not release Idempotency-Key lock; it expires by itself", exc_info=True)
 
-    def _record(self, owner: str, index: int, submission: Submission, now: float) -> FormulaRecord:
-        formula = submission.formulas[index]
+    def _record(self, owner: str, formula: Formula, now: float) -> FormulaRecord:
         formula_id = self._new_id()
         return FormulaRecord(
             id=formula_id,
             owner=owner,
             name=formula.name,
-            materials=tuple(MaterialRecord(m.name, m.concentration) for m in formula.materials),
+            materials=tuple([MaterialRecord(m.name, m.concentration) for m in formula.materials]),
             fingerprint=formula.fingerprint,
             status=STATUS_QUEUED,
             created_at=now,
