@@ -40,10 +40,6 @@ COMMIT_STEPS = ("check_guards", "check_key", "stage_messages", "apply")
 """Named points in `commit_submission` where ``on_step`` is called (before the step runs)."""
 
 
-def _no_hook(step: str) -> None:
-    return None
-
-
 class InMemoryFormulaStore:
     """Owner-scoped formulas in dicts, with a fingerprint guard index and a sorted id list."""
 
@@ -56,7 +52,7 @@ class InMemoryFormulaStore:
     ) -> None:
         self._queue = queue
         self._idempotency = idempotency
-        self._on_step = on_step or _no_hook
+        self._on_step = on_step
         self._lock = threading.RLock()
         self._formulas: dict[tuple[str, str], FormulaRecord] = {}
         self._guards: dict[tuple[str, str], str] = {}
@@ -69,30 +65,39 @@ class InMemoryFormulaStore:
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
     ) -> None:
+        on_step = self._on_step
+        guards = self._guards
         with self._lock, self._idempotency.lock:
-            self._on_step("check_guards")
-            conflicts = [
-                Conflict(index=i, fingerprint=r.fingerprint, existing_id=existing)
-                for i, r in enumerate(records)
-                if (existing := self._guards.get((owner, r.fingerprint))) is not None
-            ]
-            if conflicts:
-                raise DuplicateFormula(conflicts)
-            self._on_step("check_key")
+            if on_step is not None:
+                on_step("check_guards")
+            for record in records:
+                if (owner, record.fingerprint) in guards:
+                    raise DuplicateFormula(
+                        [
+                            Conflict(index=i, fingerprint=r.fingerprint, existing_id=existing)
+                            for i, r in enumerate(records)
+                            if (existing := guards.get((owner, r.fingerprint))) is not None
+                        ]
+                    )
+            if on_step is not None:
+                on_step("check_key")
             if completion is not None and not self._idempotency.holds_locked(completion):
                 raise RequestInProgress("The Idempotency-Key lock expired and was taken by another request.")
-            self._on_step("stage_messages")
+            if on_step is not None:
+                on_step("stage_messages")
             staged = self._queue.stage()
             try:
                 for message in messages:
                     staged.send(message.body, dedup_id=message.message_id)
-                self._on_step("apply")
+                if on_step is not None:
+                    on_step("apply")
             except BaseException:
                 staged.rollback()
                 raise
+            formulas = self._formulas
             for record in records:
-                self._formulas[(owner, record.id)] = record
-                self._guards[(owner, record.fingerprint)] = record.id
+                formulas[(owner, record.id)] = record
+                guards[(owner, record.fingerprint)] = record.id
                 ids = self._ids_by_owner.setdefault(owner, [])
                 if not ids or ids[-1] < record.id:
                     ids.append(record.id)
