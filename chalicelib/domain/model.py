@@ -42,6 +42,14 @@ _JOINERS = frozenset("\u200c\u200d")
 _EXACT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperation])
 """Ample for any sum of valid concentrations: at most 6 integer and 38 fractional digits."""
 
+_ZERO = Decimal(0)
+_ONE_E_MINUS_38 = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+_AT_MOST_38_DIGITS = Context(prec=MAX_SIGNIFICANT_DIGITS, traps=[Rounded, InvalidOperation])
+"""``plus`` in this context traps `Rounded` exactly when a value has more than 38 digits."""
+_AT_MOST_38_FRACTION_DIGITS = Context(prec=MAX_FRACTION_DIGITS + 10, traps=[Rounded, InvalidOperation])
+"""``quantize(value, 1E-38)`` traps `Rounded` exactly when a value (<= 100) has more than 38
+digits after the point; the precision holds the at most 3 + 38 digits the result can have."""
+
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` (already trimmed) is not a valid formula or material name, or None.
@@ -70,8 +78,15 @@ def name_problem(name: str) -> str | None:
 
 def concentration_problem(value: Decimal) -> str | None:
     """Why ``value`` is not a valid concentration, or None: finite, 0 < value <= 100, <= 38 digits."""
-    if not value.is_finite() or not 0 < value <= MAX_CONCENTRATION:
+    if not value.is_finite() or not _ZERO < value <= MAX_CONCENTRATION:
         return CONCENTRATION_RANGE_MESSAGE
+    try:
+        _AT_MOST_38_DIGITS.plus(value)
+        _AT_MOST_38_FRACTION_DIGITS.quantize(value, _ONE_E_MINUS_38)
+    except ArithmeticError:
+        pass  # too many digits of one kind or the other: say which, below
+    else:
+        return None
     _, digits, exponent = value.as_tuple()
     if len(digits) > MAX_SIGNIFICANT_DIGITS:
         return (

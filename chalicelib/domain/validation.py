@@ -75,6 +75,14 @@ class Submission:
         if not self.is_batch and len(formulas) != 1:
             raise ValidationError([FieldError("body", "a submission that is not a batch holds one formula")])
 
+    @classmethod
+    def _checked(cls, formulas: tuple[Formula, ...], is_batch: bool) -> Submission:
+        """A submission `parse_document` has already checked (see `Formula._checked`)."""
+        submission = object.__new__(cls)
+        object.__setattr__(submission, "formulas", formulas)
+        object.__setattr__(submission, "is_batch", is_batch)
+        return submission
+
 
 def parse_request_body(raw: bytes | str | None) -> Submission:
     """Parse and validate a request body; raises only `ValidationError`, whatever the input."""
@@ -117,7 +125,8 @@ def parse_document(doc: JsonValue) -> Submission:
             formulas.append(formula)
     if problems:
         raise ValidationError(_capped(problems))
-    return Submission(tuple(formulas), is_batch)
+    # Every item was a valid formula (so there are 1-100 of them, exactly one if not a batch).
+    return Submission._checked(tuple(formulas), is_batch)
 
 
 def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | None:
@@ -154,6 +163,7 @@ def _materials(
         return None
     materials: list[Material] = []
     keys: list[tuple[int, str]] = []
+    distinct_keys: set[str] = set()
     concentrations: list[Decimal] = []
     # Paths are formatted only for problems: most bodies have none.
     for index, entry in enumerate(entries):
@@ -171,11 +181,13 @@ def _materials(
         if name is not None:
             key = normalise_name(name)
             keys.append((index, key))
+            distinct_keys.add(key)
             if concentration is not None:
                 materials.append(Material._checked(name, concentration, key))
         if concentration is not None:
             concentrations.append(concentration)
-    problems.extend(_prefixed(prefix, duplicate_problems(keys)))
+    if len(distinct_keys) < len(keys):
+        problems.extend(_prefixed(prefix, duplicate_problems(keys)))
     complete = len(concentrations) == len(entries)
     if total := total_problem(total_concentration(concentrations), complete=complete):
         problems.extend(_prefixed(prefix, [total]))
