@@ -38,7 +38,7 @@ from collections import OrderedDict, deque
 from dataclasses import fields
 from heapq import heapify, heappop, heappush
 
-from chalicelib.adapters.memory._bodies import parse
+from chalicelib.adapters.memory._bodies import Frozen, parse
 from chalicelib.adapters.memory._receipts import VERSION, ReceiptCodec, pack
 from chalicelib.errors import ReceiptHandleSuperseded, ReceiptHandleUnknown
 from chalicelib.jsonio import JsonValue
@@ -65,7 +65,7 @@ class Message:
     __slots__ = (
         "key",
         "id",
-        "text",
+        "body",
         "sent_at",
         "state",
         "ticket",
@@ -78,7 +78,7 @@ class Message:
     )
     key: int
     id: str
-    text: str
+    body: Frozen
     sent_at: float
     state: int
     ticket: int
@@ -89,10 +89,10 @@ class Message:
     first_received_at: float
     dead_lettered_at: float
 
-    def __init__(self, key: int, message_id: str, text: str, now: float, kept_until: float) -> None:
+    def __init__(self, key: int, message_id: str, body: Frozen, now: float, kept_until: float) -> None:
         self.key = self.ticket = key
         self.id = message_id
-        self.text = text
+        self.body = body
         self.sent_at = now
         self.kept_until = kept_until
         self.state = self.receive_count = self.leases = 0  # READY
@@ -251,10 +251,10 @@ class QueueState:
     def _on_ready(self, count: int) -> None:
         """Hook: ``count`` messages have just become ready (the queue wakes long pollers)."""
 
-    def _enqueue(self, message_id: str, text: str, now: float, delay: int) -> None:
+    def _enqueue(self, message_id: str, body: Frozen, now: float, delay: int) -> None:
         kept_until = now + self._retention
         key = next(self._tickets)
-        message = Message(key, message_id, text, now, kept_until)
+        message = Message(key, message_id, body, now, kept_until)
         self._messages[key] = message
         self._kept.append((kept_until, key))
         if kept_until < self._next_due:
@@ -310,16 +310,17 @@ class QueueState:
             heappush(deadlines, (due, ticket, key))
             message.handle = handle = VERSION + pack(tag, key, lease).hex()  # ReceiptCodec.encode
             leases[handle] = message
-            taken.append(
-                received(
-                    message.id,
-                    handle,
-                    count,
-                    message.sent_at,
-                    message.first_received_at,
-                    parse(message.text, 0)[0],
-                )
+            body = message.body  # thaw(message.body), inlined:
+            delivery: ReceivedMessage = Delivery(  # type: ignore[assignment]
+                message.id,
+                handle,
+                count,
+                message.sent_at,
+                message.first_received_at,
+                parse(body, 0)[0] if body.__class__ is str else body.copy(),  # type: ignore[union-attr]
             )
+            delivery.__class__ = ReceivedMessage  # received(...), inlined
+            taken.append(delivery)
         if taken:
             self._n_in_flight += len(taken)
             if due < self._next_due:

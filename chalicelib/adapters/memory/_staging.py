@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chalicelib.adapters.memory._bodies import Frozen
 from chalicelib.jsonio import JsonValue
 
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ class StagedMessages:
     def __init__(self, queue: InMemoryQueue) -> None:
         self._queue = queue
         self._state = _OPEN
-        self.pending: list[tuple[str, str, int]] = []
-        """(message id, body text, delay seconds) of each staged message, in staging order."""
+        self.pending: list[tuple[str, Frozen, int]] = []
+        """(message id, body snapshot, delay seconds) of each staged message, in staging order."""
         self.dedup_ids: list[tuple[str, str]] = []
         """(dedup id, message id) registered by this stage, forgotten again on rollback."""
 

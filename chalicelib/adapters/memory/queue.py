@@ -36,10 +36,12 @@ from itertools import islice
 from chalicelib.adapters.memory._bodies import (
     MAX_BODY_BYTES,
     NOT_JSON,
+    Frozen,
     freeze,
     measure,
     not_json,
     parse,
+    snapshot,
     thaw,
 )
 from chalicelib.adapters.memory._queue_state import (
@@ -147,12 +149,14 @@ class InMemoryQueue(QueueState):
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         if delay_seconds.__class__ is not int or delay_seconds or dedup_id is not None:
             _check_send(delay_seconds, dedup_id)
-        try:  # freeze(body), inlined
-            text = dumps(body)
-        except NOT_JSON as exc:
-            raise not_json(exc) from exc
-        if not text.isascii() or len(text) > MAX_BODY_BYTES:
-            measure(text)
+        frozen: Frozen | None = snapshot(body) if body.__class__ is dict else None  # freeze(body), inlined
+        if frozen is None:
+            try:
+                frozen = text = dumps(body)
+            except NOT_JSON as exc:
+                raise not_json(exc) from exc
+            if not text.isascii() or len(text) > MAX_BODY_BYTES:
+                measure(text)
         if self._id_prefix:
             message_id = self._id_prefix + str(next(self._id_counter))
         else:
@@ -174,13 +178,13 @@ class InMemoryQueue(QueueState):
             messages = self._messages
             if len(messages) + self._reserved >= self._capacity:
                 raise QueueFull()
-            # self._enqueue(message_id, text, now, delay_seconds), inlined:
+            # self._enqueue(message_id, frozen, now, delay_seconds), inlined:
             kept_until = now + self._retention
             key = next(self._tickets)
             message = new_object(Message)
             message.key = message.ticket = key
             message.id = message_id
-            message.text = text
+            message.body = frozen
             message.sent_at = now
             message.kept_until = kept_until
             message.receive_count = message.leases = 0
@@ -269,13 +273,14 @@ class InMemoryQueue(QueueState):
                     self._n_in_flight += 1
                     message.handle = handle = VERSION + pack(self._receipts.tag, key, lease).hex()
                     self._leases[handle] = message
+                    body = message.body  # thaw(message.body), inlined:
                     delivery: ReceivedMessage = Delivery(  # type: ignore[assignment]
                         message.id,
                         handle,
                         count,
                         message.sent_at,
                         message.first_received_at,
-                        parse(message.text, 0)[0],
+                        parse(body, 0)[0] if body.__class__ is str else body.copy(),  # type: ignore[union-attr]
                     )
                     delivery.__class__ = ReceivedMessage  # received(...), inlined
                     taken = [delivery]
@@ -330,10 +335,10 @@ class InMemoryQueue(QueueState):
         with self._lock:
             self._sync(now)
             rows = [
-                (m.id, m.receive_count, m.sent_at, m.dead_lettered_at, m.text)
+                (m.id, m.receive_count, m.sent_at, m.dead_lettered_at, m.body)
                 for m in islice(self._dead.values(), limit)
             ]
-        return [DeadLetter(mid, count, sent, dead, thaw(text)) for mid, count, sent, dead, text in rows]
+        return [DeadLetter(mid, count, sent, dead, thaw(body)) for mid, count, sent, dead, body in rows]
 
     def redrive(self, *, limit: int | None = None) -> int:
         if limit is not None:
@@ -365,7 +370,7 @@ class InMemoryQueue(QueueState):
 
     def _stage_one(self, staged: StagedMessages, body: JsonValue, delay: int, dedup_id: str | None) -> str:
         _check_send(delay, dedup_id)
-        text = freeze(body)
+        frozen = freeze(body)
         message_id = self._new_id()
         now = self._clock.now()
         with self._lock:
@@ -378,7 +383,7 @@ class InMemoryQueue(QueueState):
             if len(self._messages) + self._reserved >= self._capacity:
                 raise QueueFull()
             self._reserved += 1
-            staged.pending.append((message_id, text, delay))
+            staged.pending.append((message_id, frozen, delay))
             if dedup_id is not None:
                 self._remember(dedup_id, message_id, now)
                 staged.dedup_ids.append((dedup_id, message_id))
@@ -389,8 +394,8 @@ class InMemoryQueue(QueueState):
         with self._lock:
             now = self._sync(now)
             staged.close(committed=True)
-            for message_id, text, delay in staged.pending:
-                self._enqueue(message_id, text, now, delay)
+            for message_id, frozen, delay in staged.pending:
+                self._enqueue(message_id, frozen, now, delay)
             self._reserved -= len(staged.pending)
             self._sent += len(staged.pending)
             self._on_ready(sum(1 for _, _, delay in staged.pending if not delay))
