@@ -145,11 +145,11 @@ values = st.recursive(
         st.dictionaries(st.text(), children).map(OrderedDict),
         st.dictionaries(st.text(), children).map(Frozen),
     ),
-    max_leaves=30,
+    max_leaves=20,
 )
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(values)
 def test_dumps_matches_the_reference_writer(value: Any) -> None:
     assert _outcome(jsonio.dumps, value) == _outcome(REFERENCE_DUMPS, value)
@@ -252,7 +252,7 @@ json_texts = st.one_of(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(json_texts, st.booleans())
 def test_loads_parses_and_refuses_like_the_original(text: str, as_bytes: bool) -> None:
     raw: bytes | str = text.encode("utf-8", "surrogatepass") if as_bytes else text
