@@ -30,6 +30,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
+from decimal import Decimal
 from heapq import heappush
 from itertools import islice
 
@@ -41,7 +42,6 @@ from chalicelib.adapters.memory._bodies import (
     measure,
     not_json,
     parse,
-    snapshot,
     thaw,
 )
 from chalicelib.adapters.memory._queue_state import (
@@ -149,7 +149,27 @@ class InMemoryQueue(QueueState):
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         if delay_seconds.__class__ is not int or delay_seconds or dedup_id is not None:
             _check_send(delay_seconds, dedup_id)
-        frozen: Frozen | None = snapshot(body) if body.__class__ is dict else None  # freeze(body), inlined
+        # freeze(body), inlined: a flat body's dict copy (the loop is `snapshot`'s), else JSON text.
+        frozen: Frozen | None = None
+        if body.__class__ is dict:
+            bound = 2
+            for key, value in body.items():
+                if key.__class__ is not str or not key.isascii():
+                    break
+                cls = value.__class__
+                if cls is str:
+                    if not value.isascii():
+                        break
+                    bound += 6 * (len(key) + len(value)) + 6
+                elif value is None or cls is bool:
+                    bound += 6 * len(key) + 9
+                elif cls is Decimal and value.is_finite():
+                    bound += 6 * len(key) + 4 + len(str(value))
+                else:
+                    break
+            else:
+                if bound <= MAX_BODY_BYTES:
+                    frozen = body.copy()
         if frozen is None:
             try:
                 frozen = text = dumps(body)
@@ -271,19 +291,19 @@ class InMemoryQueue(QueueState):
                     if due < self._next_due:
                         self._next_due = due
                     self._n_in_flight += 1
-                    message.handle = handle = VERSION + pack(self._receipts.tag, key, lease).hex()
+                    message.handle = handle = VERSION + pack(self._tag, key, lease).hex()
                     self._leases[handle] = message
+                    # received(...), inlined: a Delivery filled slot by slot, then made a ReceivedMessage
+                    delivery = new_object(Delivery)
+                    delivery.message_id = message.id
+                    delivery.receipt_handle = handle
+                    delivery.receive_count = count
+                    delivery.sent_at = message.sent_at
+                    delivery.first_received_at = message.first_received_at
                     body = message.body  # thaw(message.body), inlined:
-                    delivery: ReceivedMessage = Delivery(  # type: ignore[assignment]
-                        message.id,
-                        handle,
-                        count,
-                        message.sent_at,
-                        message.first_received_at,
-                        parse(body, 0)[0] if body.__class__ is str else body.copy(),  # type: ignore[union-attr]
-                    )
-                    delivery.__class__ = ReceivedMessage  # received(...), inlined
-                    taken = [delivery]
+                    delivery.body = parse(body, 0)[0] if body.__class__ is str else body.copy()  # type: ignore[union-attr]
+                    delivery.__class__ = ReceivedMessage  # type: ignore[assignment]
+                    taken = [delivery]  # type: ignore[list-item]
                     break
             if not taken and wait_seconds:
                 taken = self._wait(now + wait_seconds, max_messages, visibility_timeout)

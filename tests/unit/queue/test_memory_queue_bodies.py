@@ -92,7 +92,19 @@ flat_ish = st.dictionaries(
 @settings(max_examples=400, deadline=None)
 @given(flat_ish)
 def test_every_body_comes_back_as_its_json_text_would(body: dict[str, Any]) -> None:
-    assert same(outcome(body), reference(body))
+    expected = reference(body)
+    assert same(outcome(body), expected)
+    queue = InMemoryQueue(clock=FakeClock(START), max_receive_count=2)  # send inlines freeze
+    try:
+        queue.send(body)
+    except (QueueArgumentError, PayloadTooLarge) as exc:
+        assert type(exc) is expected
+    else:
+        got = queue.receive(max_messages=1 + len(body) % 2, visibility_timeout=0)[0].body
+        assert same(got, expected)
+        assert same(queue.receive(visibility_timeout=0)[0].body, expected)  # parsed or copied again
+        assert queue.receive() == []
+        assert same(queue.dead_letters()[0].body, expected)
 
 
 @pytest.mark.parametrize(
