@@ -80,6 +80,19 @@ def _check_send(delay_seconds: int, dedup_id: str | None) -> None:
         raise QueueArgumentError("dedup_id", "must be 1 to 128 printable ASCII characters, no spaces")
 
 
+_ONE, _ZERO = 1, 0
+"""CPython's cached small ints: ``x is _ONE`` proves ``x`` an `int` equal to 1 in one step."""
+
+
+def _check_receive(max_messages: int, visibility_timeout: int, wait_seconds: int) -> None:
+    if type(max_messages) is not int or not 1 <= max_messages <= MAX_MESSAGES:
+        raise _out_of_range("max_messages", 1, MAX_MESSAGES)
+    if type(visibility_timeout) is not int or not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS:
+        raise _out_of_range("visibility_timeout", 0, MAX_VISIBILITY_SECONDS)
+    if type(wait_seconds) is not int or not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+        raise _out_of_range("wait_seconds", 0, MAX_WAIT_SECONDS)
+
+
 def _check_limit(limit: int) -> None:
     if type(limit) is not int or limit < 0:
         raise _out_of_range("limit", 0)
@@ -242,12 +255,13 @@ class InMemoryQueue(QueueState):
     def receive(
         self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
     ) -> list[ReceivedMessage]:
-        if max_messages.__class__ is not int or not 1 <= max_messages <= MAX_MESSAGES:
-            raise _out_of_range("max_messages", 1, MAX_MESSAGES)
-        if visibility_timeout.__class__ is not int or not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS:
-            raise _out_of_range("visibility_timeout", 0, MAX_VISIBILITY_SECONDS)
-        if wait_seconds.__class__ is not int or not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
-            raise _out_of_range("wait_seconds", 0, MAX_WAIT_SECONDS)
+        if (
+            max_messages is not _ONE  # the cached int 1, so certainly a valid int; else check it
+            or wait_seconds is not _ZERO
+            or visibility_timeout.__class__ is not int
+            or not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS
+        ):
+            _check_receive(max_messages, visibility_timeout, wait_seconds)
         now = self._read_clock()
         lock = self._lock
         lock.acquire()

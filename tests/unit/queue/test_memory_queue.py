@@ -275,6 +275,33 @@ def test_receive_arguments_are_checked(q: InMemoryQueue, field: str, bad: object
     assert held(q) == (1, 0, 0, 0)
 
 
+class _Int(int):
+    """An int subclass: equal to a valid argument, but not an int, so refused like bool."""
+
+
+@pytest.mark.parametrize("field", ["max_messages", "visibility_timeout", "wait_seconds"])
+def test_receive_refuses_int_subclasses_even_of_valid_values(q: InMemoryQueue, field: str) -> None:
+    q.send("x")
+    value = {"max_messages": 1, "visibility_timeout": 30, "wait_seconds": 0}[field]
+    with pytest.raises(QueueArgumentError) as caught:
+        q.receive(**{field: _Int(value)})
+    assert caught.value.details[0].field == field
+
+
+@pytest.mark.parametrize(
+    ("max_messages", "visibility_timeout", "wait_seconds"),
+    [(1, 0, 0), (1, 43_200, 0), (10, 30, 0), (1, 30, 20), (int("1"), 2**40 // 2**40, 0), (2, 0, 1)],
+)
+def test_receive_accepts_every_valid_combination(
+    q: InMemoryQueue, max_messages: int, visibility_timeout: int, wait_seconds: int
+) -> None:
+    q.send("x")
+    got = q.receive(
+        max_messages=max_messages, visibility_timeout=visibility_timeout, wait_seconds=wait_seconds
+    )
+    assert [m.body for m in got] == ["x"]
+
+
 def test_receive_accepts_its_boundaries(q: InMemoryQueue) -> None:
     for _ in range(3):
         q.send("x")
