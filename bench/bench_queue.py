@@ -16,8 +16,9 @@ Figures (operations per second, best of a few rounds, garbage collector on, one 
   ``cycle_text_path_vs_stdlib``: the same ratio for the general body path.
 
 Every loop binds its methods to locals, the stdlib one included, so the ratio compares queue
-work, not attribute lookups. The body is a small job message; JSON work grows with the body
-(``cycle_per_s_formula_body``). Run with ``python -m bench --only queue``.
+work, not attribute lookups. The body is a small job message, which the queue keeps as a copy of
+a flat dict; bodies it keeps as JSON text cost more (``cycle_per_s_text_path``), and the JSON work
+grows with the body (``cycle_per_s_formula_body``). Run with ``python -m bench --only queue``.
 """
 
 from __future__ import annotations

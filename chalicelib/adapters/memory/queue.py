@@ -16,9 +16,12 @@ parsed for delivery under the lock: the C parser holds the GIL throughout, so do
 would not let any other thread run sooner.
 
 ``send``, ``receive`` and ``ack`` are written for speed (see ``bench/bench_queue.py`` and the
-figures in ``docs/queue.md``): they use ``acquire``/``release`` rather than ``with``, inline the
-no-op case of `QueueState._sync`, `freeze`, the default id factory and `QueueState._enqueue` /
-``_delete``, and read a `SystemClock` through ``time.time`` itself.
+figures in ``docs/queue.md``): they use ``acquire``/``release`` rather than ``with``, read a
+`SystemClock` through ``time.time`` itself, and inline what they would otherwise call once per
+message: the no-op case of `QueueState._sync`, `freeze` (with `_bodies.snapshot`'s loop), the
+default id factory, `QueueState._enqueue`, ``_take`` for one message, `received`, `thaw` and
+``_delete``. Each inlined copy says so; the general versions stay for staging, multi-message
+receives and long polls, and the tests run both.
 """
 
 from __future__ import annotations
