@@ -7,6 +7,7 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Respon
 from chalicelib import bootstrap
 from chalicelib.domain import parse_request_body
 from chalicelib.errors import DuplicateFormula, PayloadTooLarge
+from chalicelib.http import openapi
 from chalicelib.http.errors import api_view, response_for
 from chalicelib.http.middleware import edge, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
@@ -42,6 +43,12 @@ def owner() -> str:
 @api_view
 def health() -> Response:
     return json_response(200, {"status": "ok"})
+
+
+@app.route("/openapi.json", methods=["GET"])
+@api_view
+def openapi_document() -> Response:
+    return json_response(200, openapi.document())
 
 
 @app.route("/formulas", methods=["POST"])

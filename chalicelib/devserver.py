@@ -67,6 +67,12 @@ class FastRequestHandler(ChaliceRequestHandler):
             return
         super()._generic_handle()
 
+    # The base class binds do_GET & co. to *its* _generic_handle, so they must be rebound for the
+    # override above to run. TRACE and QUERY join them, so that the app answers them 405 in the
+    # one error shape rather than BaseHTTPRequestHandler with an HTML 501.
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+    do_TRACE = do_QUERY = _generic_handle
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         body = error.body or b""
         if b"Missing Authentication Token" in body or b"Authorization header requires" in body:

@@ -5,11 +5,15 @@ Every problem is collected and reported at once as a `ValidationError` naming it
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from chalicelib import jsonio
 from chalicelib.errors import FieldError, ValidationError
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+"""An integer written as text (query parameters): ASCII digits with an optional minus sign."""
 
 
 class Fields:
@@ -42,16 +46,18 @@ class Fields:
                 self.problems.append(FieldError(name, "is required"))
                 return low
             return default
-        if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
             value = Decimal(value)
-        if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value):
+        # Range first, int() last: int(Decimal("1e999999999")) would build a billion-digit int.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | Decimal)
+            or not low <= value <= high
+            or value != int(value)
+        ):
             self.problems.append(FieldError(name, f"must be an integer from {low} to {high}"))
             return low
-        number = int(value)
-        if not low <= number <= high:
-            self.problems.append(FieldError(name, f"must be an integer from {low} to {high}"))
-            return low
-        return number
+        return int(value)
 
     def string(self, name: str, *, max_length: int = 2048) -> str:
         value = self.values.get(name)
