@@ -39,13 +39,38 @@ class Services:
     relay: OutboxRelay | None = None
 
 
-def _security(settings: Settings, clock: Clock) -> dict[str, Any]:
-    return {
-        "api_keys": ApiKeys.from_json(settings.api_keys_json),
-        "rate_limiter": RateLimiter(
-            clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+def _services(
+    settings: Settings,
+    clock: Clock,
+    queue: MessageQueue,
+    store: FormulaStore,
+    idempotency: IdempotencyStore,
+    *,
+    new_id: IdFactory | None,
+    relay: OutboxRelay | None = None,
+    max_batch: int | None = None,
+) -> Services:
+    """The parts every backend shares: the submission service, API keys and rate limits."""
+    return Services(
+        settings=settings,
+        clock=clock,
+        queue=queue,
+        store=store,
+        idempotency=idempotency,
+        submissions=SubmissionService(
+            store,
+            idempotency,
+            clock=clock,
+            new_id=new_id or UlidFactory(clock),
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            idempotency_lock_seconds=settings.idempotency_lock_seconds,
+            after_commit=None if relay is None else relay.after_commit,
+            max_batch=max_batch,
         ),
-    }
+        api_keys=ApiKeys.from_json(settings.api_keys_json),
+        rate_limiter=RateLimiter(clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
+        relay=relay,
+    )
 
 
 def build_memory(
@@ -69,22 +94,7 @@ def build_memory(
     )
     idempotency = InMemoryIdempotencyStore(clock=clock, ttl_seconds=settings.idempotency_ttl_seconds)
     store = InMemoryFormulaStore(queue, idempotency)
-    return Services(
-        settings=settings,
-        clock=clock,
-        queue=queue,
-        store=store,
-        idempotency=idempotency,
-        submissions=SubmissionService(
-            store,
-            idempotency,
-            clock=clock,
-            new_id=new_id or UlidFactory(clock),
-            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-            idempotency_lock_seconds=settings.idempotency_lock_seconds,
-        ),
-        **_security(settings, clock),
-    )
+    return _services(settings, clock, queue, store, idempotency, new_id=new_id)
 
 
 def build_aws(
@@ -127,24 +137,15 @@ def build_aws(
         client=sqs,
     )
     relay = OutboxRelay(store.outbox, queue, clock)
-    return Services(
-        settings=settings,
-        clock=clock,
-        queue=queue,
-        store=store,
-        idempotency=idempotency,
-        submissions=SubmissionService(
-            store,
-            idempotency,
-            clock=clock,
-            new_id=new_id or UlidFactory(clock),
-            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-            idempotency_lock_seconds=settings.idempotency_lock_seconds,
-            after_commit=relay.after_commit,
-            max_batch=DynamoFormulaStore.MAX_BATCH,
-        ),
+    return _services(
+        settings,
+        clock,
+        queue,
+        store,
+        idempotency,
+        new_id=new_id,
         relay=relay,
-        **_security(settings, clock),
+        max_batch=DynamoFormulaStore.MAX_BATCH,
     )
 
 

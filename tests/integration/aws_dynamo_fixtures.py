@@ -8,7 +8,6 @@ tests.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,25 +16,13 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.aws.tables import create_tables
+from tests.integration.aws_fixtures import REGION, aws_credentials  # noqa: F401
 
-REGION = "us-east-1"
 TABLE = "formula-intake-test"
 
 
 @pytest.fixture
-def dynamo_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and a fixed region; no profile, config file or endpoint override is read."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def dynamodb_client(dynamo_aws_env: None) -> Iterator[Any]:
+def dynamodb_client(aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     """A low-level DynamoDB client on moto, with the service's table created (`TABLE`)."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)

@@ -42,7 +42,7 @@ from tests.conftest import unique_formula
 from tests.integration.aws_dynamo_fixtures import (  # noqa: F401
     REGION,
     TABLE,
-    dynamo_aws_env,
+    aws_credentials,
     dynamodb_client,
 )
 

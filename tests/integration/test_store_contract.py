@@ -38,7 +38,7 @@ from chalicelib.ports import (
     StoredResponse,
 )
 from chalicelib.services import views
-from tests.integration.aws_dynamo_fixtures import TABLE, dynamo_aws_env, dynamodb_client  # noqa: F401
+from tests.integration.aws_dynamo_fixtures import TABLE, aws_credentials, dynamodb_client  # noqa: F401
 
 T0 = 1_700_000_000.0
 TTL = 3600
