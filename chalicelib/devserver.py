@@ -34,6 +34,7 @@ from chalice.local import (
 
 from chalicelib import bootstrap, jsonio
 from chalicelib.http.responses import error_body
+from chalicelib.worker import Worker
 
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body read from the socket; larger ones are refused with 413 unread."""
@@ -116,6 +117,32 @@ def create_server(project_dir: str, stage: str, host: str, port: int) -> LocalDe
     return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler, server_cls=FastHTTPServer)
 
 
+def start_worker(choice: str) -> Worker | None:
+    """Start the in-process worker if ``choice`` is "1", or "auto" and the stage enables it."""
+    services = bootstrap.services()
+    if choice == "1" or (choice == "auto" and services.settings.worker_enabled):
+        worker = bootstrap.build_worker(services)
+        worker.start()
+        log.info("in-process worker started (concurrency %d)", services.settings.worker_concurrency)
+        return worker
+    return None
+
+
+def serve(server: LocalDevServer, host: str) -> None:
+    """Serve until SIGTERM or SIGINT, then return (the caller closes the socket)."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"Serving on http://{host}:{server.server.server_address[1]}", flush=True)
+    server.server.serve_forever()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -132,24 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
     server = create_server(args.project_dir, args.stage, args.host, args.port)
-    worker = None
-    settings = bootstrap.services().settings
-    if args.worker == "1" or (args.worker == "auto" and settings.worker_enabled):
-        worker = bootstrap.build_worker(bootstrap.services())
-        worker.start()
-        log.info("in-process worker started (concurrency %d)", settings.worker_concurrency)
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"Serving on http://{args.host}:{server.server.server_address[1]}", flush=True)
+    worker = start_worker(args.worker)
     try:
-        server.server.serve_forever()
+        serve(server, args.host)
     finally:
         server.server.server_close()
         if worker is not None:

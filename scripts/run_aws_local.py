@@ -27,12 +27,10 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import boto3
@@ -185,26 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = devserver.create_server(str(args.project_dir), args.stage, args.host, args.port)
         running.callback(server.server.server_close)
         services = bootstrap.services()
-        if args.worker == "1" or (args.worker == "auto" and services.settings.worker_enabled):
-            worker = bootstrap.build_worker(services)
-            worker.start()
+        worker = devserver.start_worker(args.worker)
+        if worker is not None:
             running.callback(worker.stop, 10)
-            log.info("in-process worker consuming %s", queue_url)
         sweeper = Sweeper(services, args.sweep_interval)
         sweeper.start()
         running.callback(sweeper.stop)
-
-        stopping = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            if not stopping.is_set():
-                stopping.set()
-                threading.Thread(target=server.shutdown, daemon=True).start()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        print(f"Serving on http://{args.host}:{server.server.server_address[1]}", flush=True)
-        server.server.serve_forever()
+        devserver.serve(server, args.host)
     return 0
 
 
