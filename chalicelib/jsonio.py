@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,19 @@ _encode_str = json.encoder.encode_basestring
 
 class JsonError(ValueError):
     """The text is not acceptable JSON; ``message`` says why and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawJson:
+    """JSON text that is already serialised: `dumps` writes ``text`` verbatim, wherever it sits.
+
+    For a message body (or part of one) written once from a template instead of being built as
+    a dict and then serialised: ``dumps(RawJson(dumps(value)))`` is ``dumps(value)``. Nothing
+    checks ``text``: whoever makes a `RawJson` vouches that it is exactly what `dumps` writes for
+    some value, which is what lets a queue store or send it as it is.
+    """
+
+    text: str
 
 
 def _reject_constant(name: str) -> Any:
@@ -148,7 +162,12 @@ def decimal_token(value: Decimal) -> str:
 
 
 def dumps(value: JsonValue) -> str:
-    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits."""
+    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits.
+
+    A `RawJson` is written as the text it holds.
+    """
+    if value.__class__ is RawJson:
+        return value.text
     parts: list[str] = []
     _encode(value, parts.append)
     return "".join(parts)
@@ -215,7 +234,9 @@ def _decimal_text(value: Decimal) -> str:
 
 
 def _encode_other(value: Any, emit: Callable[[str], Any]) -> None:
-    if isinstance(value, str):
+    if value.__class__ is RawJson:
+        emit(value.text)
+    elif isinstance(value, str):
         emit(_encode_str(value))
     elif value is None:
         emit("null")

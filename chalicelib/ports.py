@@ -73,6 +73,7 @@ class StagedPublish(Protocol):
     ``send`` validates the message, reserves queue capacity (raising `QueueFull` now, not at
     commit) and returns the message id the message will have; nothing is visible to consumers
     until ``commit``. ``rollback`` releases the reservations. Exactly one of the two is called.
+    A body is taken as `MessageQueue.send` takes it (a `jsonio.RawJson` included).
     """
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str: ...
@@ -92,6 +93,10 @@ class MessageQueue(Protocol):
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         """Enqueue ``body`` and return its message id.
+
+        ``body`` is any JSON value, or a `chalicelib.jsonio.RawJson` holding the text
+        `jsonio.dumps` writes for one: that is sent as the value would be (same text, same size
+        limit), and consumers receive the parsed value either way.
 
         A second send with the same ``dedup_id`` within the deduplication window is accepted but
         not enqueued again, and returns the first message's id even if that one was acknowledged.

@@ -8,7 +8,8 @@ The flow of `SubmissionService.submit`:
    running is `RequestInProgress`.
 3. Build the records, their messages and the response, and hand everything to
    `FormulaStore.commit_submission`, which stores formulas, guards, the completed key and the
-   messages all or nothing.
+   messages all or nothing. Each formula's 201 text and message text are written together from
+   one template (`views.new_formula_json`); the message goes to the store as a `jsonio.RawJson`.
 4. On any failure the key's lock is released, so a retry runs again from the start.
 """
 
@@ -123,13 +124,21 @@ class SubmissionService:
             token = begun.token
         try:
             records = [self._record(owner, formula, now) for formula in formulas]
-            messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
             if submission.is_batch:
-                body = '{"formulas":[' + ",".join([views.formula_resource_json(r) for r in records]) + "]}"
+                texts = [views.new_formula_json(r) for r in records]
+                messages = [OutboundMessage(r.message_id, t[1]) for r, t in zip(records, texts, strict=True)]
+                body = '{"formulas":[' + ",".join([t[0] for t in texts]) + "]}"
                 where = None
             else:
-                body = views.formula_resource_json(records[0])
-                where = views.location(records[0].id)
+                record = records[0]
+                body, message = views.new_formula_json(record)
+                messages = [OutboundMessage(record.message_id, message)]
+                where = views.location(record.id)
+            if self._after_commit is not None:
+                # The hook hands the messages on (to a relay, and whatever it publishes to),
+                # which may read them as values: give it dicts. Without a hook only the store
+                # sees them, and it takes a `jsonio.RawJson` as the value it stands for.
+                messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
             response = StoredResponse(201, body, where)
             completion = None
             if idempotency_key is not None and token is not None:
