@@ -9,6 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAGE  ?= local
 WORKER ?= auto
+AUTORELOAD ?= 0
 
 .PHONY: run run-aws-local test check lint typecheck pytest bench clean
 
@@ -21,7 +22,8 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER)
+	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER) \
+		$(if $(filter 1,$(AUTORELOAD)),--autoreload,--no-autoreload)
 
 run-aws-local: $(STAMP)
 	$(BIN)/python -m scripts.run_aws_local --host $(HOST) --port $(PORT) --worker $(WORKER)

@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -143,6 +144,42 @@ def serve(server: LocalDevServer, host: str) -> None:
     server.server.serve_forever()
 
 
+def run_with_autoreload(project_dir: str, stage: str, host: str, port: int, worker: str) -> int:
+    """`chalice local`'s reloader with this server: a parent restarts a child on file changes.
+
+    The child (``CHALICE_WORKER`` set) serves and watches the project with Chalice's file
+    watcher, exiting with its restart code on a change; the parent starts it again. SIGTERM or
+    SIGINT to the parent stops the child too.
+    """
+    from chalice.cli import reloader
+    from chalice.cli.filewatch import RESTART_REQUEST_RC
+
+    if os.environ.get("CHALICE_WORKER") is not None:
+
+        def factory() -> LocalDevServer:
+            server = create_server(project_dir, stage, host, port)
+            start_worker(worker)
+            return server
+
+        return int(reloader.start_worker_process(factory, project_dir))
+
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    command = [sys.executable, "-m", "chalicelib.devserver", *sys.argv[1:]]
+    while True:
+        child = subprocess.Popen(command, env={**os.environ, "CHALICE_WORKER": "true"})
+        if child.wait() != RESTART_REQUEST_RC:
+            return 0
+        log.info("restarting: a file under %s changed", project_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -155,8 +192,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the in-process worker (auto: the stage's FI_WORKER setting)",
     )
     parser.add_argument("--project-dir", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument(
+        "--autoreload",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("AUTORELOAD", "0") == "1",
+        help="restart when a file under the project changes (in-memory data does not survive a restart)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    if args.autoreload:
+        return run_with_autoreload(args.project_dir, args.stage, args.host, args.port, args.worker)
 
     server = create_server(args.project_dir, args.stage, args.host, args.port)
     worker = start_worker(args.worker)
