@@ -20,7 +20,7 @@ the digits as written, trailing zeros included.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
@@ -163,10 +163,10 @@ class Material:
         Only `chalicelib.domain.validation` calls this, after applying `name_problem` and
         `concentration_problem`; everything else uses the public, checking constructor.
         """
-        material = object.__new__(cls)
-        object.__setattr__(material, "name", name)
-        object.__setattr__(material, "concentration", concentration)
-        object.__setattr__(material, "key", key)
+        material = _new(cls)
+        _set_material_name(material, name)
+        _set_material_concentration(material, concentration)
+        _set_material_key(material, key)
         return material
 
     def as_json(self) -> dict[str, str | Decimal]:
@@ -219,12 +219,31 @@ class Formula:
         Only `chalicelib.domain.validation` calls this, after applying `name_problem` to the name,
         the count limits, `duplicate_problems` and `total_problem` to valid materials.
         """
-        formula = object.__new__(cls)
-        object.__setattr__(formula, "name", name)
-        object.__setattr__(formula, "materials", materials)
-        object.__setattr__(formula, "fingerprint", fingerprint(materials))
+        formula = _new(cls)
+        _set_formula_name(formula, name)
+        _set_formula_materials(formula, materials)
+        _set_formula_fingerprint(formula, fingerprint(materials))
         return formula
 
     def materials_as_json(self) -> list[dict[str, str | Decimal]]:
         """The materials as ``[{"name": str, "concentration": Decimal}, ...]`` in submitted order."""
         return [m.as_json() for m in self.materials]
+
+
+# The private constructors fill the slots through their descriptors: the same stores as
+# ``object.__setattr__(obj, name, value)`` (which bypasses the frozen ``__setattr__`` the same
+# way), without looking each slot up by name on every call.
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
+    setter: Callable[[object, object], None] = cls.__dict__[name].__set__
+    return setter
+
+
+_new = object.__new__
+_set_material_name = _slot_setter(Material, "name")
+_set_material_concentration = _slot_setter(Material, "concentration")
+_set_material_key = _slot_setter(Material, "key")
+_set_formula_name = _slot_setter(Formula, "name")
+_set_formula_materials = _slot_setter(Formula, "materials")
+_set_formula_fingerprint = _slot_setter(Formula, "fingerprint")
