@@ -130,6 +130,14 @@ def total_problem(total: Decimal, *, complete: bool = True) -> FieldError | None
     )
 
 
+def _name_problems(name: object) -> list[FieldError]:
+    """The problems of a value object's ``name`` field (its public constructor's check)."""
+    if not isinstance(name, str):
+        return [FieldError("name", "must be a string")]
+    message = name_problem(name)
+    return [] if message is None else [FieldError("name", message)]
+
+
 @dataclass(frozen=True, slots=True)
 class Material:
     """One material of a formula: its display name as submitted (trimmed) and its concentration.
@@ -143,11 +151,7 @@ class Material:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        problems: list[FieldError] = []
-        if not isinstance(self.name, str):
-            problems.append(FieldError("name", "must be a string"))
-        elif message := name_problem(self.name):
-            problems.append(FieldError("name", message))
+        problems = _name_problems(self.name)
         if not isinstance(self.concentration, Decimal):
             problems.append(FieldError("concentration", "must be a Decimal"))
         elif message := concentration_problem(self.concentration):
@@ -192,11 +196,7 @@ class Formula:
         return cls(name, tuple(materials))
 
     def __post_init__(self) -> None:
-        problems: list[FieldError] = []
-        if not isinstance(self.name, str):
-            problems.append(FieldError("name", "must be a string"))
-        elif message := name_problem(self.name):
-            problems.append(FieldError("name", message))
+        problems = _name_problems(self.name)
         materials = self.materials
         if not isinstance(materials, tuple) or not all(isinstance(m, Material) for m in materials):
             problems.append(FieldError("materials", "must be a tuple of Material"))
