@@ -49,32 +49,11 @@ class LocalServer:
 
     def start(self, log_dir: Path) -> LocalServer:
         self.port = free_port()
+        listen = ["--host", "127.0.0.1", "--port", str(self.port), "--stage", "local"]
         if self.kind == "chalice":
-            cmd = [
-                str(CHALICE),
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--stage",
-                "local",
-                "--no-autoreload",
-            ]
+            cmd = [str(CHALICE), "local", *listen, "--no-autoreload"]
         else:
-            cmd = [
-                sys.executable,
-                "-m",
-                "chalicelib.devserver",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--stage",
-                "local",
-                "--worker",
-                self.worker,
-            ]
+            cmd = [sys.executable, "-m", "chalicelib.devserver", *listen, "--worker", self.worker]
         self.log_path = log_dir / f"server-{self.kind}-{self.port}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "wb") as log:
