@@ -38,6 +38,7 @@ from chalice.cli.factory import CLIFactory
 
 from chalicelib import bootstrap, devserver
 from chalicelib.adapters.aws import sqs_setup, tables
+from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -182,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         server = devserver.create_server(str(args.project_dir), args.stage, args.host, args.port)
         running.callback(server.server.server_close)
-        services = bootstrap.services()
+        # moto's DynamoDB is not thread-safe (see SerializedClient): serialise this process's calls.
+        local = Settings.from_env()
+        dynamodb = boto3.client("dynamodb", region_name=local.aws_region, endpoint_url=endpoint)
+        services = bootstrap.build_aws(local, dynamodb=SerializedClient(dynamodb))
+        bootstrap.use(services)
         worker = devserver.start_worker(args.worker)
         if worker is not None:
             running.callback(worker.stop, 10)

@@ -21,6 +21,7 @@ from moto import mock_aws
 import app as app_module
 from app import app
 from chalicelib import bootstrap
+from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.adapters.aws.sqs_setup import create_queues
 from chalicelib.adapters.aws.tables import create_tables
 from chalicelib.config import Settings
@@ -33,32 +34,6 @@ from tests.keys import API_KEYS_JSON, KeyedClient
 pytestmark = pytest.mark.aws
 REGION = "us-east-1"
 TABLE = "formula-intake-api-test"
-
-
-class Linearized:
-    """A boto3 client whose calls run one at a time, as DynamoDB and SQS linearise each request.
-
-    moto's in-process backends are not thread-safe: two threads' TransactWriteItems can both
-    pass their conditions, or trip over a dict changing size. Real DynamoDB makes each
-    transaction atomic and isolated; holding one lock per call gives moto that property, while
-    the service's own code still races freely between calls.
-    """
-
-    _lock = threading.Lock()
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute) or name.startswith("_") or name in {"exceptions", "meta", "get_waiter"}:
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with Linearized._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 @pytest.fixture
@@ -77,7 +52,9 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             worker_backoff_base=0,
             api_keys_json=API_KEYS_JSON,
         )
-        services = bootstrap.build_aws(settings, dynamodb=Linearized(dynamodb), sqs=Linearized(sqs))
+        services = bootstrap.build_aws(
+            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs)
+        )
         old = bootstrap.use(services)
         try:
             yield {
