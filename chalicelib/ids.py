@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from chalicelib.clock import Clock, SystemClock
@@ -51,30 +52,44 @@ def _encode_random(value: int) -> str:
 
 
 class UlidFactory:
-    """Monotonic ULIDs: within one millisecond the random part is incremented, never re-drawn."""
+    """Monotonic ULIDs: within one millisecond the random part is incremented, never re-drawn.
+
+    The text of everything but the last 10 bits (the last two characters) is kept between calls:
+    an increment changes only those bits 1023 times in 1024, so most ids cost one table lookup.
+    """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
+        # SystemClock.now without its frame, as the queue reads it.
+        self._read_clock: Callable[[], float] = (
+            time.time if type(self._clock) is SystemClock else self._clock.now
+        )
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
-        self._last_ms_text = ""
+        self._head = -1
+        """``ms << 70 | random >> 10`` of the last id: what ``_head_text`` spells."""
+        self._head_text = ""
+        """The first 24 characters of the last id."""
 
     def __call__(self) -> str:
         with self._lock:
-            ms = int(self._clock.now() * 1000)
+            ms = int(self._read_clock() * 1000)
             if ms <= self._last_ms:
                 ms = self._last_ms
-                self._last_random += 1
-                if self._last_random > _RANDOM_MAX:
+                value = self._last_random + 1
+                if value > _RANDOM_MAX:
                     ms += 1
-                    self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
+                    value = int.from_bytes(os.urandom(10), "big") >> 1
             else:
-                self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
-            if ms != self._last_ms or not self._last_ms_text:
-                self._last_ms_text = _encode_time(ms)
+                value = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms = ms
-            return self._last_ms_text + _encode_random(self._last_random)
+            self._last_random = value
+            head = ms << 70 | value >> 10
+            if head != self._head:
+                self._head = head
+                self._head_text = (_encode_time(ms) + _encode_random(value))[:24]
+            return self._head_text + _PAIRS[value & 1023]
 
 
 def is_ulid(value: str) -> bool:

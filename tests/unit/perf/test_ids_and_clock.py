@@ -67,6 +67,22 @@ def test_the_random_part_rolls_into_the_next_millisecond_as_before(monkeypatch: 
     assert rolled > first
 
 
+@pytest.mark.parametrize("low_bits", [1021, 1022, 1023])
+def test_ids_crossing_a_1024_boundary_of_the_random_part_are_spelt_in_full(
+    monkeypatch: pytest.MonkeyPatch, low_bits: int
+) -> None:
+    """The kept text of the first 24 characters is re-spelt when an increment carries past it."""
+    start = (0x5A5A5 << 60 | 0x3FF << 20 | low_bits) << 1  # urandom's value; the factory drops a bit
+    monkeypatch.setattr(ids.os, "urandom", lambda n: start.to_bytes(n, "big"))
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    made = [factory() for _ in range(5)]
+    time_text = reference_encode(1_700_000_000_000, 10)
+    assert made == [time_text + reference_encode((start >> 1) + i, 16) for i in range(5)]
+    fake.advance(0.001)  # a new millisecond draws afresh and spells the new head
+    assert factory()[:10] == reference_encode(1_700_000_000_001, 10)
+
+
 @settings(max_examples=2000)
 @given(
     st.one_of(
