@@ -7,10 +7,11 @@ satisfy them structurally, and one contract suite per port runs against every ad
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Protocol
 
+from chalicelib._slots import new_object, slot_setter
 from chalicelib.jsonio import JsonValue
 
 # --------------------------------------------------------------------------------------------
@@ -147,6 +148,20 @@ STATUS_FAILED = "failed"
 STATUSES = (STATUS_QUEUED, STATUS_PROCESSED, STATUS_FAILED)
 
 
+class StoredMaterial(Protocol):
+    """What a record keeps of a material: the trimmed display name and the exact concentration.
+
+    A `MaterialRecord` (what a storage adapter reads back) is one, and so is the domain's immutable
+    `chalicelib.domain.Material`, which a new formula's record holds as validated, uncopied.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def concentration(self) -> Decimal: ...
+
+
 @dataclass(frozen=True, slots=True)
 class MaterialRecord:
     """A material as stored: the trimmed display name and the exact submitted concentration."""
@@ -162,7 +177,7 @@ class FormulaRecord:
     id: str
     owner: str
     name: str
-    materials: tuple[MaterialRecord, ...]
+    materials: tuple[StoredMaterial, ...]
     fingerprint: str
     status: str
     created_at: float
@@ -170,6 +185,47 @@ class FormulaRecord:
     processed_at: float | None = None
     last_error: str | None = None
     attempts: int = 0
+
+
+def queued_record(
+    formula_id: str,
+    owner: str,
+    name: str,
+    materials: tuple[StoredMaterial, ...],
+    fingerprint: str,
+    created_at: float,
+    message_id: str,
+) -> FormulaRecord:
+    """``FormulaRecord(formula_id, owner, name, materials, fingerprint, STATUS_QUEUED, created_at,
+    message_id)``: a new formula's record, built through its slots (`chalicelib._slots`)."""
+    record = new_object(FormulaRecord)
+    _set_id(record, formula_id)
+    _set_owner(record, owner)
+    _set_name(record, name)
+    _set_materials(record, materials)
+    _set_fingerprint(record, fingerprint)
+    _set_status(record, STATUS_QUEUED)
+    _set_created_at(record, created_at)
+    _set_message_id(record, message_id)
+    _set_processed_at(record, None)
+    _set_last_error(record, None)
+    _set_attempts(record, 0)
+    return record
+
+
+(
+    _set_id,
+    _set_owner,
+    _set_name,
+    _set_materials,
+    _set_fingerprint,
+    _set_status,
+    _set_created_at,
+    _set_message_id,
+    _set_processed_at,
+    _set_last_error,
+    _set_attempts,
+) = [slot_setter(FormulaRecord, f.name) for f in fields(FormulaRecord)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,12 @@ the digits as written, trailing zeros included.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
-from chalicelib.domain.fingerprint import canonical_decimal, fingerprint, normalise_name
+from chalicelib._slots import new_object, slot_setter
+from chalicelib.domain.fingerprint import canonical_decimal, fingerprint, fingerprint_of_pairs, normalise_name
 from chalicelib.errors import FieldError, ValidationError
 
 NAME_MAX_CHARS = 200
@@ -39,8 +40,9 @@ CONCENTRATION_RANGE_MESSAGE = "must be a number greater than 0 and at most 100"
 _JOINERS = frozenset("\u200c\u200d")
 """Zero-width non-joiner and joiner: format characters some scripts and emoji need."""
 
-_EXACT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperation])
-"""Ample for any sum of valid concentrations: at most 6 integer and 38 fractional digits."""
+SUM_CONTEXT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperation])
+"""Where concentrations are summed: ample for any sum of valid ones (at most 6 integer and 38
+fractional digits), and any rounding would trap rather than pass unnoticed."""
 
 _ZERO = Decimal(0)
 _ONE_E_MINUS_38 = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
@@ -114,7 +116,7 @@ def total_concentration(values: Iterable[Decimal]) -> Decimal:
     """The exact sum of valid concentrations (no rounding: a `Context` trap fires otherwise)."""
     total = Decimal(0)
     for value in values:
-        total = _EXACT.add(total, value)
+        total = SUM_CONTEXT.add(total, value)
     return total
 
 
@@ -213,16 +215,22 @@ class Formula:
         object.__setattr__(self, "fingerprint", fingerprint(materials))
 
     @classmethod
-    def _checked(cls, name: str, materials: tuple[Material, ...]) -> Formula:
+    def _checked(
+        cls, name: str, materials: tuple[Material, ...], pairs: list[tuple[str, str]] | None = None
+    ) -> Formula:
         """A formula whose invariants the caller has already enforced; the fingerprint is derived here.
 
         Only `chalicelib.domain.validation` calls this, after applying `name_problem` to the name,
-        the count limits, `duplicate_problems` and `total_problem` to valid materials.
+        the count limits, `duplicate_problems` and `total_problem` to valid materials. ``pairs``,
+        if given, are the materials' ``(key, canonical_decimal(concentration))`` in any order,
+        which the fingerprint is derived from (see `fingerprint_of_pairs`).
         """
         formula = _new(cls)
         _set_formula_name(formula, name)
         _set_formula_materials(formula, materials)
-        _set_formula_fingerprint(formula, fingerprint(materials))
+        _set_formula_fingerprint(
+            formula, fingerprint(materials) if pairs is None else fingerprint_of_pairs(pairs)
+        )
         return formula
 
     def materials_as_json(self) -> list[dict[str, str | Decimal]]:
@@ -230,20 +238,12 @@ class Formula:
         return [m.as_json() for m in self.materials]
 
 
-# The private constructors fill the slots through their descriptors: the same stores as
-# ``object.__setattr__(obj, name, value)`` (which bypasses the frozen ``__setattr__`` the same
-# way), without looking each slot up by name on every call.
+# The private constructors fill the slots through their descriptors (see `chalicelib._slots`).
 
-
-def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
-    setter: Callable[[object, object], None] = cls.__dict__[name].__set__
-    return setter
-
-
-_new = object.__new__
-_set_material_name = _slot_setter(Material, "name")
-_set_material_concentration = _slot_setter(Material, "concentration")
-_set_material_key = _slot_setter(Material, "key")
-_set_formula_name = _slot_setter(Formula, "name")
-_set_formula_materials = _slot_setter(Formula, "materials")
-_set_formula_fingerprint = _slot_setter(Formula, "fingerprint")
+_new = new_object
+_set_material_name = slot_setter(Material, "name")
+_set_material_concentration = slot_setter(Material, "concentration")
+_set_material_key = slot_setter(Material, "key")
+_set_formula_name = slot_setter(Formula, "name")
+_set_formula_materials = slot_setter(Formula, "materials")
+_set_formula_fingerprint = slot_setter(Formula, "fingerprint")

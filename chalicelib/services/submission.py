@@ -26,15 +26,14 @@ from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
 from chalicelib.ports import (
-    STATUS_QUEUED,
     FormulaRecord,
     FormulaStore,
     IdempotencyCompletion,
     IdempotencyStore,
     KeyCompleted,
-    MaterialRecord,
     OutboundMessage,
     StoredResponse,
+    queued_record,
 )
 from chalicelib.services import views
 
@@ -104,13 +103,13 @@ class SubmissionService:
         self._max_batch = max_batch
 
     def submit(self, owner: str, submission: Submission, idempotency_key: str | None) -> SubmitResult:
-        if self._max_batch is not None and len(submission.formulas) > self._max_batch:
-            raise ValidationError(
-                [FieldError("body", f"a batch holds at most {self._max_batch} formulas on this backend")],
-                "The batch is too large.",
-            )
         formulas = submission.formulas
         if len(formulas) > 1:
+            if self._max_batch is not None and len(formulas) > self._max_batch:
+                raise ValidationError(
+                    [FieldError("body", f"a batch holds at most {self._max_batch} formulas on this backend")],
+                    "The batch is too large.",
+                )
             _reject_repeats_within(submission)
         now = self._clock.now()
         token: str | None = None
@@ -139,11 +138,14 @@ class SubmissionService:
                 # which may read them as values: give it dicts. Without a hook only the store
                 # sees them, and it takes a `jsonio.RawJson` as the value it stands for.
                 messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
-            response = StoredResponse(201, body, where)
             completion = None
-            if idempotency_key is not None and token is not None:
+            if token is not None and idempotency_key is not None:
                 completion = IdempotencyCompletion(
-                    owner, idempotency_key, token, response, expires_at=now + self._ttl
+                    owner,
+                    idempotency_key,
+                    token,
+                    StoredResponse(201, body, where),
+                    expires_at=now + self._ttl,
                 )
             self._store.commit_submission(owner, records, messages, completion)
         except BaseException:
@@ -152,7 +154,7 @@ class SubmissionService:
             raise
         if self._after_commit is not None:
             self._after_commit(messages)
-        return SubmitResult(response.status, response.body, response.location)
+        return SubmitResult(201, body, where)
 
     def _release_quietly(self, owner: str, key: str, token: str) -> None:
         """Release the key without hiding the error that made us release it.
@@ -166,15 +168,14 @@ class SubmissionService:
 
     def _record(self, owner: str, formula: Formula, now: float) -> FormulaRecord:
         formula_id = self._new_id()
-        return FormulaRecord(
-            id=formula_id,
-            owner=owner,
-            name=formula.name,
-            materials=tuple([MaterialRecord(m.name, m.concentration) for m in formula.materials]),
-            fingerprint=formula.fingerprint,
-            status=STATUS_QUEUED,
-            created_at=now,
-            message_id=views.message_id_for(formula_id),
+        return queued_record(
+            formula_id,
+            owner,
+            formula.name,
+            formula.materials,  # immutable Materials: the record holds them as they are
+            formula.fingerprint,
+            now,
+            views.message_id_for(formula_id),
         )
 
 
