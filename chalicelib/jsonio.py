@@ -67,6 +67,12 @@ _decode = json.JSONDecoder(
 """What ``json.loads(text, parse_float=Decimal, ...)`` does, without building a decoder per call."""
 
 
+_decode_keeping_last = json.JSONDecoder(
+    parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+).decode
+"""`_decode` without the duplicate-key hook: a repeated key keeps its last value."""
+
+
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     """Parse JSON with every number as `Decimal`; raise `JsonError` for anything not strict JSON.
 
@@ -74,6 +80,25 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     ``max_depth``. Integers become `Decimal` too, so a 10,000-digit integer cannot trip Python's
     int-conversion limit.
     """
+    return _loads(raw, max_depth, _decode)[0]
+
+
+def loads_counting_keys(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> tuple[JsonValue, int]:
+    """`loads` without its duplicate-key check, and a bound on the keys the text holds.
+
+    Returns the value and the number of colons in the text. Every key of every object is
+    followed by exactly one colon outside strings (and strings may hold more), so when the value
+    holds that many keys, counting each object's ``len``, no key was repeated and the value is
+    exactly what `loads` returns. Otherwise a key may have been repeated (and this value kept its
+    last value): call `loads`. For a caller that counts the keys anyway, this skips a Python call
+    per object. Every other refusal is one `loads` also makes, though for a text with several
+    faults `loads` may name another one first.
+    """
+    value, text = _loads(raw, max_depth, _decode_keeping_last)
+    return value, text.count(":")
+
+
+def _loads(raw: bytes | str, max_depth: int, decode: Callable[[str], JsonValue]) -> tuple[JsonValue, str]:
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -88,7 +113,7 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     try:
         if text.startswith("\ufeff"):  # a second BOM: refused with json.loads's own message
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        value = _decode(text)
+        value = decode(text)
     except JsonError:
         raise
     except RecursionError as exc:
@@ -101,7 +126,7 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
         raise JsonError(f"JSON nesting is deeper than {max_depth} levels")
     if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise JsonError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
-    return value
+    return value, text
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -145,9 +170,9 @@ def depth(value: JsonValue, limit: int) -> int:
     return deepest
 
 
-def string_token(value: str) -> str:
-    """The JSON string literal of ``value``, as `dumps` writes it; `TypeError` if it is not a str."""
-    return _encode_str(value)
+string_token: Callable[[str], str] = _encode_str
+"""``string_token(value)``: the JSON string literal of ``value``, as `dumps` writes it; `TypeError`
+if it is not a str. (The C function itself: templates call it for every string they write.)"""
 
 
 def decimal_token(value: Decimal) -> str:

@@ -86,13 +86,25 @@ def canonical_encoding(materials: Iterable[Material]) -> bytes:
     C string writer for ``ensure_ascii=False``, so the bytes are the same (the golden vectors in
     ``tests/unit/domain/test_fingerprint.py`` pin them).
     """
-    pairs = sorted([(m.key, canonical_decimal(m.concentration)) for m in materials])
-    return (
-        "[" + ",".join([f"[{_encode_str(key)},{_encode_str(value)}]" for key, value in pairs]) + "]"
-    ).encode("utf-8")
+    return _encode_pairs([(m.key, canonical_decimal(m.concentration)) for m in materials])
 
 
 def fingerprint(materials: Iterable[Material]) -> str:
     """``"v1:"`` + SHA-256 hex of `canonical_encoding`; independent of order and formula name."""
-    digest = hashlib.sha256(canonical_encoding(materials)).hexdigest()
+    return fingerprint_of_pairs([(m.key, canonical_decimal(m.concentration)) for m in materials])
+
+
+def fingerprint_of_pairs(pairs: list[tuple[str, str]]) -> str:
+    """`fingerprint` of materials given as their ``(key, canonical_decimal(value))`` pairs (steps 2-4).
+
+    For a caller that already has each pair (the validator's fast path); ``pairs`` is sorted in place.
+    """
+    digest = hashlib.sha256(_encode_pairs(pairs)).hexdigest()
     return f"{FINGERPRINT_VERSION}:{digest}"
+
+
+def _encode_pairs(pairs: list[tuple[str, str]]) -> bytes:
+    pairs.sort()
+    return (
+        "[" + ",".join([f"[{_encode_str(key)},{_encode_str(value)}]" for key, value in pairs]) + "]"
+    ).encode("utf-8")

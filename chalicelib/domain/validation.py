@@ -26,10 +26,17 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib import jsonio
+from chalicelib._slots import new_object, slot_setter
 from chalicelib.domain.fingerprint import normalise_name
 from chalicelib.domain.model import (
     CONCENTRATION_RANGE_MESSAGE,
+    MAX_CONCENTRATION,
+    MAX_FRACTION_DIGITS,
     MAX_MATERIALS,
+    MAX_SIGNIFICANT_DIGITS,
+    MAX_TOTAL_CONCENTRATION,
+    NAME_MAX_CHARS,
+    SUM_CONTEXT,
     Formula,
     Material,
     concentration_problem,
@@ -93,6 +100,16 @@ def parse_request_body(raw: bytes | str | None) -> Submission:
     if not isinstance(raw, bytes | str):
         raise ValidationError([FieldError("body", "must be JSON text")])
     try:
+        doc, colons = jsonio.loads_counting_keys(raw)
+    except (ValueError, ArithmeticError, RecursionError):
+        doc, colons = None, -1  # refused: `loads` below says why, as it always has
+    if colons >= 0:
+        submission = _plain_submission(doc)
+        # Each formula object holds 2 keys and each material object 2: when the text has no more
+        # colons than that, no key was repeated (see `jsonio.loads_counting_keys`).
+        if submission is not None and colons == sum([2 + 2 * len(f.materials) for f in submission.formulas]):
+            return submission
+    try:
         doc = jsonio.loads(raw)
     except jsonio.JsonError as exc:
         raise ValidationError([FieldError("body", _clip(str(exc)))]) from exc
@@ -107,6 +124,9 @@ def parse_request_body(raw: bytes | str | None) -> Submission:
 
 def parse_document(doc: JsonValue) -> Submission:
     """Validate a parsed JSON document: a formula object or an array of 1-100 of them."""
+    submission = _plain_submission(doc)
+    if submission is not None:
+        return submission
     if isinstance(doc, dict):
         items: list[Any] = [doc]
         is_batch = False
@@ -127,6 +147,98 @@ def parse_document(doc: JsonValue) -> Submission:
         raise ValidationError(_capped(problems))
     # Every item was a valid formula (so there are 1-100 of them, exactly one if not a batch).
     return Submission._checked(tuple(formulas), is_batch)
+
+
+def _plain_submission(doc: JsonValue) -> Submission | None:
+    """The submission of a document of plain formulas only (see `_plain_formula`), else None."""
+    if doc.__class__ is dict:
+        formula = _plain_formula(doc)
+        return None if formula is None else Submission._checked((formula,), False)
+    if doc.__class__ is not list or not 1 <= len(doc) <= MAX_BATCH:
+        return None
+    formulas = []
+    for item in doc:
+        formula = _plain_formula(item)
+        if formula is None:
+            return None
+        formulas.append(formula)
+    return Submission._checked(tuple(formulas), True)
+
+
+def _plain_formula(item: Any) -> Formula | None:
+    """The formula ``item`` holds if it is a *plain* valid one, else None: the general path decides.
+
+    The fast path for what nearly every request holds, in one loop with the rules inlined (the
+    general path below checks one rule per call so that it can name every problem). Plain means:
+    exactly the fields ``name`` and ``materials``, each material exactly ``name`` and
+    ``concentration``; names that are `str.isprintable` once trimmed (so no check of
+    `name_problem` beyond the length can fail); concentrations that are a finite `Decimal` or a
+    plain-decimal string whose `str` has at most 38 characters and no exponent (so it has at most
+    38 significant and 38 fractional digits); distinct keys; a total of at most 100. Anything else,
+    valid or not, returns None, so this path accepts only what the general path accepts, and builds
+    the same objects from the same values (``tests/unit/perf/test_validation_equivalence.py``).
+    """
+    if item.__class__ is not dict or len(item) != 2:
+        return None
+    name = item.get("name")
+    entries = item.get("materials")
+    if name.__class__ is not str or entries.__class__ is not list or not 0 < len(entries) <= MAX_MATERIALS:
+        return None
+    name = name.strip()
+    if not 0 < len(name) <= NAME_MAX_CHARS or not name.isprintable():
+        return None
+    materials = []
+    pairs = []
+    keys = set()
+    total = _ZERO
+    add = SUM_CONTEXT.add
+    new, set_name, set_concentration, set_key = _new, _set_name, _set_concentration, _set_key
+    for entry in entries:
+        if entry.__class__ is not dict or len(entry) != 2:
+            return None
+        material_name = entry.get("name")
+        value = entry.get("concentration")
+        if material_name.__class__ is not str:
+            return None
+        material_name = material_name.strip()
+        if not 0 < len(material_name) <= NAME_MAX_CHARS or not material_name.isprintable():
+            return None
+        if value.__class__ is str:
+            if _PLAIN_DECIMAL.fullmatch(value) is None:
+                return None
+            value = Decimal(value)
+        elif value.__class__ is not Decimal or not value.is_finite():
+            return None
+        if not _ZERO < value <= MAX_CONCENTRATION:
+            return None
+        text = str(value)  # positional, as format(value, "f") writes it, when it holds no exponent
+        if len(text) > _PLAIN_DIGITS or "E" in text:
+            return None
+        # normalise_name(material_name), with its ASCII branch inlined:
+        key = (
+            " ".join(material_name.lower().split())
+            if material_name.isascii()
+            else normalise_name(material_name)
+        )
+        keys.add(key)
+        total = add(total, value)
+        # canonical_decimal(value) and Material._checked(material_name, value, key), inlined:
+        pairs.append((key, text.rstrip("0").rstrip(".") if "." in text else text))
+        material = new(Material)
+        set_name(material, material_name)
+        set_concentration(material, value)
+        set_key(material, key)
+        materials.append(material)
+    if len(keys) < len(materials) or total > MAX_TOTAL_CONCENTRATION:
+        return None
+    return Formula._checked(name, tuple(materials), pairs)
+
+
+_PLAIN_DIGITS = min(MAX_SIGNIFICANT_DIGITS, MAX_FRACTION_DIGITS)
+"""A concentration written in at most this many characters (no exponent) has few enough digits."""
+_ZERO = Decimal(0)
+_new = new_object
+_set_name, _set_concentration, _set_key = (slot_setter(Material, n) for n in ("name", "concentration", "key"))
 
 
 def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | None:

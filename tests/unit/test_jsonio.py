@@ -54,3 +54,35 @@ def test_a_huge_integer_does_not_trip_the_int_digit_limit() -> None:
 def test_dumps_refuses_what_is_not_json(value: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         jsonio.dumps(value)
+
+
+def test_loads_counting_keys_counts_one_colon_per_key_of_a_plain_document() -> None:
+    text = '{"a":1,"b":[{"c":"x"},{}]}'
+    value, colons = jsonio.loads_counting_keys(text)
+    assert colons == 3 == len(value) + len(value["b"][0])
+    assert value == jsonio.loads(text)
+
+
+def test_a_repeated_key_leaves_more_colons_than_keys_and_only_loads_refuses_it() -> None:
+    value, colons = jsonio.loads_counting_keys('{"a":1,"a":2}')
+    assert value == {"a": Decimal(2)} and colons == 2 > len(value)
+    with pytest.raises(jsonio.JsonError, match="duplicate object key 'a'"):
+        jsonio.loads('{"a":1,"a":2}')
+
+
+def test_a_colon_inside_a_string_also_leaves_more_colons_than_keys() -> None:
+    value, colons = jsonio.loads_counting_keys('{"a":"1:2"}')
+    assert colons == 2 > len(value)
+    assert value == jsonio.loads('{"a":"1:2"}')
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"\xff", b"NaN", b"[" * 33 + b"]" * 33, b'["\\ud800"]', b"{oops", b"1e99999999999999999999"],
+)
+def test_loads_counting_keys_refuses_what_loads_refuses(raw: bytes) -> None:
+    with pytest.raises(jsonio.JsonError) as strict:
+        jsonio.loads(raw)
+    with pytest.raises(jsonio.JsonError) as counting:
+        jsonio.loads_counting_keys(raw)
+    assert str(counting.value) == str(strict.value)

@@ -81,6 +81,73 @@ def test_hand_picked_invalid_documents_give_the_reference_problems(doc: Any) -> 
     assert outcome(parse_document, doc)[0] == "refused"
 
 
+def _formula(*materials: tuple[str, Any], name: str = "F") -> dict[str, Any]:
+    return {"name": name, "materials": [{"name": n, "concentration": c} for n, c in materials]}
+
+
+# Documents at the edges of the plain fast path (`validation._plain_formula`): each one is either
+# just inside it or just outside it, where the general path must decide exactly as the reference.
+EDGES = [
+    _formula(("Rose", Decimal("15.50"))),
+    _formula(("Rose", "15.50"), ("Oud", Decimal("84.5"))),
+    _formula(("Rose", Decimal("1.55E+1"))),  # str() has no exponent: plain
+    _formula(("Rose", Decimal("1E+1"))),  # str() has an exponent: general path, accepted
+    _formula(("Rose", Decimal("1E-7"))),  # exponent again, 7 fraction digits: accepted
+    _formula(("Rose", Decimal("1E-39"))),  # 39 fraction digits: refused
+    _formula(("Rose", Decimal("0." + "0" * 35 + "1"))),  # 37 fraction digits, 38 characters: plain
+    _formula(("Rose", Decimal("0." + "0" * 36 + "1"))),  # 38 fraction digits, 39 characters: accepted
+    _formula(("Rose", Decimal("1." + "0" * 37))),  # 38 digits, 39 characters: accepted
+    _formula(("Rose", Decimal("1." + "0" * 38))),  # 39 digits: refused
+    _formula(("Rose", "1." + "0" * 38)),
+    _formula(("Rose", 7)),  # an int (only a caller of parse_document can hand one in)
+    _formula(("Rose", True)),
+    _formula(("Rose", Decimal("NaN"))),
+    _formula(("Rose", Decimal("100")), ("Oud", Decimal("1E-38"))),  # total just over 100
+    _formula(("Rose", Decimal("60")), ("Oud", "40")),  # total exactly 100
+    _formula(("Rose", 1), ("rose", 2)),
+    _formula(("Ro\u00a0se", Decimal(1))),  # no-break space: not isprintable, valid: general path
+    _formula(("Ro\u200dse", Decimal(1))),  # zero-width joiner: the same
+    _formula(("Ro\u200bse", Decimal(1))),  # zero-width space: refused
+    _formula(("\uff32\uff4f\uff53\uff45", Decimal(1)), ("rose", Decimal(2))),  # full-width Rose: duplicate
+    _formula(("  Rose  ", Decimal(1)), name="  Spaced  "),
+    _formula(("R" * 200, Decimal(1)), name="N" * 200),
+    _formula(("R" * 201, Decimal(1))),
+    _formula(("Rose", Decimal(1)), name="\t"),
+    {"name": "F", "materials": [{"name": "Rose", "concentration": Decimal(1), "extra": 1}]},
+    {"name": "F", "materials": [{"name": "Rose"}, {"concentration": Decimal(1), "x": 2}]},
+    {"name": "F", "materials": []},
+    {"name": "F", "materials": [[]]},
+    {"name": "F"},
+    [_formula(("Rose", Decimal(1))), _formula(("Oud", Decimal(2)), name="G")],
+    [_formula(("Rose", Decimal(1))), {"name": "G"}],
+    [],
+    [_formula(("Rose", Decimal(1)))] * 101,
+]
+
+
+@pytest.mark.parametrize("doc", EDGES, ids=lambda doc: repr(doc)[:80])
+def test_documents_at_the_edges_of_the_plain_path_give_what_the_reference_gives(doc: Any) -> None:
+    assert outcome(parse_document, doc) == outcome(reference.parse_document, doc)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1}],"name":"G"}',
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1,"concentration":2}]}',
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1,"name":"Oud"}]}',
+        b'{"name":"Note: citrus","materials":[{"name":"Rose: absolute","concentration":1}]}',
+        b'{"name":"F","materials":[{"name":"a:b:c","concentration":"2"}]} ',
+        b'[{"name":"F","materials":[{"name":"Rose","concentration":1}]},'
+        b'{"name":"G","materials":[{"name":"Rose","concentration":1.0}],"name":"H"}]',
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1}]',
+    ],
+)
+def test_bodies_with_repeated_keys_or_colons_in_strings_give_what_the_reference_gives(raw: bytes) -> None:
+    """The fast path trusts a body only when its colons match its keys; otherwise `loads` decides."""
+    assert outcome(parse_request_body, raw) == outcome(reference.parse_request_body, raw)
+
+
 def test_the_public_constructors_still_refuse_invalid_input() -> None:
     with pytest.raises(ValidationError):
         Material(" padded", Decimal(1))
