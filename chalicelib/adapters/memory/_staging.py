@@ -18,24 +18,25 @@ from chalicelib.jsonio import JsonValue
 if TYPE_CHECKING:
     from chalicelib.adapters.memory.queue import InMemoryQueue
 
-_OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
+OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
 
 
 class StagedMessages:
     """Messages staged on one `InMemoryQueue`; meant to be used by one thread."""
 
-    __slots__ = ("_queue", "_state", "pending", "dedup_ids")
+    __slots__ = ("_queue", "state", "pending", "dedup_ids")
 
     def __init__(self, queue: InMemoryQueue) -> None:
         self._queue = queue
-        self._state = _OPEN
+        self.state = OPEN
         self.pending: list[tuple[str, Frozen, int]] = []
         """(message id, body snapshot, delay seconds) of each staged message, in staging order."""
         self.dedup_ids: list[tuple[str, str]] = []
         """(dedup id, message id) registered by this stage, forgotten again on rollback."""
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
-        self.check_open()
+        if self.state is not OPEN:
+            self.check_open()
         return self._queue._stage_one(self, body, delay_seconds, dedup_id)
 
     def commit(self) -> None:
@@ -46,10 +47,10 @@ class StagedMessages:
 
     def check_open(self) -> None:
         """Raise `RuntimeError` once the stage was committed or rolled back."""
-        if self._state is not _OPEN:
-            raise RuntimeError(f"this staged publish was already {self._state}")
+        if self.state is not OPEN:
+            raise RuntimeError(f"this staged publish was already {self.state}")
 
     def close(self, *, committed: bool) -> None:
         """Mark the stage finished (the queue calls this under its lock)."""
         self.check_open()
-        self._state = _COMMITTED if committed else _ROLLED_BACK
+        self.state = _COMMITTED if committed else _ROLLED_BACK

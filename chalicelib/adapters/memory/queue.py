@@ -20,8 +20,9 @@ figures in ``docs/queue.md``): they use ``acquire``/``release`` rather than ``wi
 `SystemClock` through ``time.time`` itself, and inline what they would otherwise call once per
 message: the no-op case of `QueueState._sync`, `freeze` (with `_bodies.snapshot`'s loop), the
 default id factory, `QueueState._enqueue`, ``_take`` for one message, `received`, `thaw` and
-``_delete``. Each inlined copy says so; the general versions stay for staging, multi-message
-receives and long polls, and the tests run both.
+``_delete``. Staging (what every submission does) inlines the no-op `_sync`, `_remember` and
+`_enqueue` the same way. Each inlined copy says so; the general versions stay for multi-message
+receives, redrive and long polls, and the tests run both.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ from chalicelib.adapters.memory._queue_state import (
     new_object,
 )
 from chalicelib.adapters.memory._receipts import VERSION, pack
-from chalicelib.adapters.memory._staging import StagedMessages
+from chalicelib.adapters.memory._staging import OPEN, StagedMessages
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.errors import QueueArgumentError, QueueFull
-from chalicelib.jsonio import JsonValue, dumps
+from chalicelib.jsonio import JsonValue, RawJson, dumps
 from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
 
 MAX_MESSAGES = 10
@@ -406,13 +407,31 @@ class InMemoryQueue(QueueState):
     # ------------------------------------------------------------------------ staging (for StagedMessages)
 
     def _stage_one(self, staged: StagedMessages, body: JsonValue, delay: int, dedup_id: str | None) -> str:
-        _check_send(delay, dedup_id)
-        frozen = freeze(body)
-        message_id = self._new_id()
-        now = self._clock.now()
-        with self._lock:
-            now = self._sync(now)
-            staged.check_open()
+        if delay.__class__ is not int or delay or dedup_id is not None:
+            _check_send(delay, dedup_id)
+        frozen: Frozen
+        if body.__class__ is RawJson:
+            # freeze(body), inlined for a message written from a template: its text as it is.
+            text: str = body.text
+            if not text.isascii() or len(text) > MAX_BODY_BYTES:
+                measure(text)
+            frozen = text
+        else:
+            frozen = freeze(body)
+        message_id = self._id_prefix + str(next(self._id_counter)) if self._id_prefix else self._new_id()
+        now = self._read_clock()
+        lock = self._lock
+        lock.acquire()
+        try:
+            # self._sync(now), inlined (the no-op case):
+            if now > self._now:
+                self._now = now
+            else:
+                now = self._now
+            if now >= self._next_due:
+                self._apply_due(now)
+            if staged.state is not OPEN:
+                staged.check_open()
             if dedup_id is not None:
                 known = self._dedup.get(dedup_id)
                 if known is not None:
@@ -422,20 +441,63 @@ class InMemoryQueue(QueueState):
             self._reserved += 1
             staged.pending.append((message_id, frozen, delay))
             if dedup_id is not None:
-                self._remember(dedup_id, message_id, now)
+                # self._remember(dedup_id, message_id, now), inlined:
+                expires = now + self._dedup_window
+                self._dedup[dedup_id] = (message_id, expires)
+                self._dedup_order.append((expires, dedup_id))
+                if expires < self._next_due:
+                    self._next_due = expires
                 staged.dedup_ids.append((dedup_id, message_id))
+        finally:
+            lock.release()
         return message_id
 
     def _commit(self, staged: StagedMessages) -> None:
-        now = self._clock.now()
-        with self._lock:
-            now = self._sync(now)
+        now = self._read_clock()
+        pending = staged.pending
+        lock = self._lock
+        lock.acquire()
+        try:
+            # self._sync(now), inlined (the no-op case):
+            if now > self._now:
+                self._now = now
+            else:
+                now = self._now
+            if now >= self._next_due:
+                self._apply_due(now)
             staged.close(committed=True)
-            for message_id, frozen, delay in staged.pending:
-                self._enqueue(message_id, frozen, now, delay)
-            self._reserved -= len(staged.pending)
-            self._sent += len(staged.pending)
-            self._on_ready(sum(1 for _, _, delay in staged.pending if not delay))
+            ready = 0
+            messages, kept, retention, tickets = self._messages, self._kept, self._retention, self._tickets
+            for message_id, frozen, delay in pending:
+                # self._enqueue(message_id, frozen, now, delay), inlined:
+                kept_until = now + retention
+                key = next(tickets)
+                message = new_object(Message)
+                message.key = message.ticket = key
+                message.id = message_id
+                message.body = frozen
+                message.sent_at = now
+                message.kept_until = kept_until
+                message.receive_count = message.leases = 0
+                message.handle = ""
+                messages[key] = message
+                kept.append((kept_until, key))
+                if kept_until < self._next_due:
+                    self._next_due = kept_until
+                if delay:
+                    message.state = DELAYED
+                    self._push_deadline(now + delay, key, key)
+                    self._n_delayed += 1
+                else:
+                    message.state = READY
+                    self._ready.append((key, key))
+                    ready += 1
+            self._reserved -= len(pending)
+            self._sent += len(pending)
+            if ready and self._waiting:
+                self._cond.notify(ready)
+        finally:
+            lock.release()
 
     def _rollback(self, staged: StagedMessages) -> None:
         with self._lock:
