@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from decimal import Decimal
 from typing import Any
 
 from chalicelib import jsonio
@@ -65,10 +66,12 @@ def new_formula_json(record: FormulaRecord) -> tuple[str, JsonValue]:
     try:
         materials = _materials_text(record)
         created_at = string(isoformat(record.created_at))
+        formula_id, name = string(record.id), string(record.name)
+        message_id, fingerprint = string(record.message_id), string(record.fingerprint)
         message: JsonValue = jsonio.RawJson(
-            f"{_MESSAGE_HEAD}{string(record.message_id)},"
-            f'"formula_id":{string(record.id)},"owner":{string(record.owner)},'
-            f'"fingerprint":{string(record.fingerprint)},"name":{string(record.name)},'
+            f"{_MESSAGE_HEAD}{message_id},"
+            f'"formula_id":{formula_id},"owner":{string(record.owner)},'
+            f'"fingerprint":{fingerprint},"name":{name},'
             f'"materials":{materials},"occurred_at":{created_at}}}'
         )
     except (TypeError, ValueError):
@@ -77,9 +80,9 @@ def new_formula_json(record: FormulaRecord) -> tuple[str, JsonValue]:
         return jsonio.dumps(formula_resource(record)), message
     try:
         resource = (
-            f'{{"id":{string(record.id)},"name":{string(record.name)},"materials":{materials},'
-            f'"fingerprint":{string(record.fingerprint)},"status":{string(record.status)},'
-            f'"created_at":{created_at},"message_id":{string(record.message_id)}}}'
+            f'{{"id":{formula_id},"name":{name},"materials":{materials},'
+            f'"fingerprint":{fingerprint},"status":{string(record.status)},'
+            f'"created_at":{created_at},"message_id":{message_id}}}'
         )
     except (TypeError, ValueError):
         resource = jsonio.dumps(formula_resource(record))
@@ -93,7 +96,8 @@ def _materials_text(record: FormulaRecord) -> str:
         "["
         + ",".join(
             [
-                f'{{"name":{string(m.name)},"concentration":{number(m.concentration)}}}'
+                f'{{"name":{string(m.name)},"concentration":'
+                f"{str(c) if (c := m.concentration).__class__ is Decimal and c.is_finite() else number(c)}}}"
                 for m in record.materials
             ]
         )
