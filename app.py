@@ -9,7 +9,7 @@ from chalicelib.domain import parse_request_body
 from chalicelib.errors import DuplicateFormula, PayloadTooLarge
 from chalicelib.http import openapi
 from chalicelib.http.errors import api_view, response_for
-from chalicelib.http.middleware import edge, principal_of
+from chalicelib.http.middleware import edge, header_map, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
 from chalicelib.services import consumer, queries, views
 from chalicelib.services.submission import validate_idempotency_key
@@ -59,7 +59,7 @@ def submit_formulas() -> Response:
     if len(raw) > services.settings.max_body_bytes:
         raise PayloadTooLarge("The request body is too large.", limit_bytes=services.settings.max_body_bytes)
     key = validate_idempotency_key(
-        request().headers.get("idempotency-key"), required=services.settings.require_idempotency_key
+        header_map(request()).get("idempotency-key"), required=services.settings.require_idempotency_key
     )
     submission = parse_request_body(raw)
     try:

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice.app import Request, Response
@@ -70,8 +70,21 @@ def _roles_text(roles: frozenset[str]) -> str:
     return ",".join(sorted(roles))
 
 
-def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
+def header_map(request: Request) -> Mapping[str, str]:
+    """The request's headers as a mapping of lower-case names, read at plain `dict` speed.
+
+    Chalice's ``request.headers`` is a `CaseInsensitiveMapping`: each lookup runs two Python
+    frames, and a missing header (``Idempotency-Key`` on most requests) costs a raised and caught
+    `KeyError`. The lower-cased `dict` it wraps (its ``_dict``) answers the same lower-case
+    lookups directly; should a Chalice version not have one, the mapping itself is returned.
+    """
     headers = request.headers
+    inner = getattr(headers, "_dict", None)
+    return inner if isinstance(inner, dict) else headers
+
+
+def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
+    headers = header_map(request)
     headers_size = sum(map(len, headers)) + sum(map(len, headers.values()))
     if headers_size > MAX_HEADER_BYTES:
         return error_response(

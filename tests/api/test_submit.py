@@ -92,6 +92,19 @@ def test_replay_returns_the_original_answer(
     assert services.queue.stats().sent_total == 1
 
 
+def test_the_idempotency_key_header_name_is_case_insensitive(
+    client: Client, services: bootstrap.Services
+) -> None:
+    """Read from the lower-cased header dict (`middleware.header_map`), whatever case was sent."""
+    body = json.dumps(SUMMER_BREEZE)
+    json_type = {"Content-Type": "application/json"}
+    first = client.http.post("/formulas", body=body, headers={**json_type, "IDEMPOTENCY-KEY": "shouted"})
+    again = client.http.post("/formulas", body=body, headers={**json_type, "idempotency-key": "shouted"})
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert services.queue.stats().sent_total == 1
+
+
 def test_same_key_different_body_is_422(client: Client, services: bootstrap.Services) -> None:
     assert post(client, SUMMER_BREEZE, key="k").status_code == 201
     reused = post(client, unique_formula(), key="k")
