@@ -20,9 +20,8 @@ figures in ``docs/queue.md``): they use ``acquire``/``release`` rather than ``wi
 `SystemClock` through ``time.time`` itself, and inline what they would otherwise call once per
 message: the no-op case of `QueueState._sync`, `freeze` (with `_bodies.snapshot`'s loop), the
 default id factory, `QueueState._enqueue`, ``_take`` for one message, `received`, `thaw` and
-``_delete``. Staging (what every submission does) inlines the no-op `_sync`, `_remember` and
-`_enqueue` the same way. Each inlined copy says so; the general versions stay for multi-message
-receives, redrive and long polls, and the tests run both.
+``_delete``. Each inlined copy says so; the general versions serve staging, multi-message
+receives and long polls, and the tests run both.
 """
 
 from __future__ import annotations
@@ -420,16 +419,8 @@ class InMemoryQueue(QueueState):
             frozen = freeze(body)
         message_id = self._id_prefix + str(next(self._id_counter)) if self._id_prefix else self._new_id()
         now = self._read_clock()
-        lock = self._lock
-        lock.acquire()
-        try:
-            # self._sync(now), inlined (the no-op case):
-            if now > self._now:
-                self._now = now
-            else:
-                now = self._now
-            if now >= self._next_due:
-                self._apply_due(now)
+        with self._lock:
+            now = self._sync(now)
             if staged.state is not OPEN:
                 staged.check_open()
             if dedup_id is not None:
@@ -441,63 +432,24 @@ class InMemoryQueue(QueueState):
             self._reserved += 1
             staged.pending.append((message_id, frozen, delay))
             if dedup_id is not None:
-                # self._remember(dedup_id, message_id, now), inlined:
-                expires = now + self._dedup_window
-                self._dedup[dedup_id] = (message_id, expires)
-                self._dedup_order.append((expires, dedup_id))
-                if expires < self._next_due:
-                    self._next_due = expires
+                self._remember(dedup_id, message_id, now)
                 staged.dedup_ids.append((dedup_id, message_id))
-        finally:
-            lock.release()
         return message_id
 
     def _commit(self, staged: StagedMessages) -> None:
         now = self._read_clock()
         pending = staged.pending
-        lock = self._lock
-        lock.acquire()
-        try:
-            # self._sync(now), inlined (the no-op case):
-            if now > self._now:
-                self._now = now
-            else:
-                now = self._now
-            if now >= self._next_due:
-                self._apply_due(now)
+        with self._lock:
+            now = self._sync(now)
             staged.close(committed=True)
             ready = 0
-            messages, kept, retention, tickets = self._messages, self._kept, self._retention, self._tickets
             for message_id, frozen, delay in pending:
-                # self._enqueue(message_id, frozen, now, delay), inlined:
-                kept_until = now + retention
-                key = next(tickets)
-                message = new_object(Message)
-                message.key = message.ticket = key
-                message.id = message_id
-                message.body = frozen
-                message.sent_at = now
-                message.kept_until = kept_until
-                message.receive_count = message.leases = 0
-                message.handle = ""
-                messages[key] = message
-                kept.append((kept_until, key))
-                if kept_until < self._next_due:
-                    self._next_due = kept_until
-                if delay:
-                    message.state = DELAYED
-                    self._push_deadline(now + delay, key, key)
-                    self._n_delayed += 1
-                else:
-                    message.state = READY
-                    self._ready.append((key, key))
+                self._enqueue(message_id, frozen, now, delay)
+                if not delay:
                     ready += 1
             self._reserved -= len(pending)
             self._sent += len(pending)
-            if ready and self._waiting:
-                self._cond.notify(ready)
-        finally:
-            lock.release()
+            self._on_ready(ready)
 
     def _rollback(self, staged: StagedMessages) -> None:
         with self._lock:
