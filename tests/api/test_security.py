@@ -254,6 +254,18 @@ def test_key_configuration_is_validated() -> None:
     assert keys.authenticate("") is None and keys.authenticate(None) is None
 
 
+def test_each_of_many_keys_finds_its_own_principal() -> None:
+    entries = {hash_key(f"key-{i}"): {"principal": f"p{i}", "roles": ["reader"]} for i in range(5000)}
+    keys = ApiKeys.from_json(json.dumps(entries))
+    assert len(keys) == 5000
+    for i in (0, 1, 2500, 4999):
+        principal = keys.authenticate(f"key-{i}")
+        assert principal is not None and principal.name == f"p{i}"
+    assert keys.authenticate("key-5000") is None
+    assert keys.authenticate(hash_key("key-1")) is None, "a configured digest is not itself a key"
+    assert keys.authenticate("x" * (apikeys.MAX_KEY_LENGTH + 1)) is None
+
+
 def test_the_key_generator_prints_a_key_and_its_entry() -> None:
     out = io.StringIO()
     with redirect_stdout(out):
