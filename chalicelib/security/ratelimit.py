@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
 
-from chalicelib.clock import Clock
+from chalicelib.clock import Clock, SystemClock
 
 MAX_TRACKED = 10_000
 
@@ -30,13 +31,14 @@ class RateLimiter:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
         self._clock = clock
+        self._read_clock = time.time if type(clock) is SystemClock else clock.now
         self._rate = rate
         self._burst = float(burst)
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
     def allow(self, principal: str) -> int:
-        now = self._clock.now()
+        now = self._read_clock()
         with self._lock:
             bucket = self._buckets.get(principal)
             if bucket is None:
@@ -44,9 +46,10 @@ class RateLimiter:
                     self._forget_full(now)
                 bucket = self._buckets[principal] = _Bucket(self._burst, now)
             else:
-                elapsed = max(0.0, now - bucket.updated)
-                bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
-                bucket.updated = now
+                if now > bucket.updated:
+                    tokens = bucket.tokens + (now - bucket.updated) * self._rate
+                    bucket.tokens = tokens if tokens < self._burst else self._burst
+                    bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return 0
