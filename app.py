@@ -25,8 +25,8 @@ def request() -> Request:
     return current
 
 
-def raw_body() -> bytes:
-    body = request().raw_body
+def raw_body(current: Request | None = None) -> bytes:
+    body = (current or request()).raw_body
     return body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
 
 
@@ -55,15 +55,17 @@ def openapi_document() -> Response:
 @api_view
 def submit_formulas() -> Response:
     services = bootstrap.services()
-    raw = raw_body()
-    if len(raw) > services.settings.max_body_bytes:
-        raise PayloadTooLarge("The request body is too large.", limit_bytes=services.settings.max_body_bytes)
+    settings = services.settings
+    current = request()
+    raw = raw_body(current)
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLarge("The request body is too large.", limit_bytes=settings.max_body_bytes)
     key = validate_idempotency_key(
-        header_map(request()).get("idempotency-key"), required=services.settings.require_idempotency_key
+        header_map(current).get("idempotency-key"), required=settings.require_idempotency_key
     )
     submission = parse_request_body(raw)
     try:
-        result = services.submissions.submit(owner(), submission, key)
+        result = services.submissions.submit(principal_of(current), submission, key)
     except DuplicateFormula as exc:
         where = {} if exc.existing_id is None else {"Location": views.location(exc.existing_id)}
         return response_for(exc, where)

@@ -113,7 +113,7 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
     principal = services.api_keys.authenticate(key)
     if principal is None:
         return _unauthenticated("The API key is not valid."), None
-    if not principal.roles & allowed:
+    if principal.roles.isdisjoint(allowed):
         return error_response(
             403,
             "forbidden",

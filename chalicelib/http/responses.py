@@ -22,9 +22,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def serialised_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
     """A JSON response from an already serialised body (for example a replayed one)."""
-    all_headers: dict[str, str | list[str]] = dict(BASE_HEADERS)
-    if headers:
-        all_headers.update(headers)
+    all_headers: dict[str, str | list[str]] = {**BASE_HEADERS, **headers} if headers else dict(BASE_HEADERS)
     return Response(body=body, status_code=status, headers=all_headers)
 
 
