@@ -73,12 +73,38 @@ def isoformat(epoch_seconds: float) -> str:
     last = _last_formatted
     if last[0] is epoch_seconds:
         return last[1]
-    text = _format(epoch_seconds)
+    text = _format_via_second(epoch_seconds)
     _last_formatted = (epoch_seconds, text)
     return text
 
 
 _last_formatted: tuple[float, str] = (math.nan, "")
+
+
+def _format_via_second(epoch_seconds: float) -> str:
+    """`_format`, with the text up to the seconds kept for the last whole second formatted.
+
+    Instants within one second share everything but their milliseconds, and a service formats
+    many instants a second: only the first of each second goes through `datetime`. The rest
+    round to microseconds exactly as ``datetime.fromtimestamp`` does (the fraction, scaled by
+    10**6, rounded half to even) and append the milliseconds. A fraction that rounds up into the
+    next second, a negative or non-finite instant, or anything not a `float`, goes the whole way.
+    """
+    global _last_second
+    if epoch_seconds.__class__ is float and epoch_seconds >= 0.0:  # NaN compares False
+        second = math.floor(epoch_seconds)  # an int, exact; the difference below is exact too
+        micro = round((epoch_seconds - second) * 1e6)
+        if micro < 1_000_000:
+            known, head = _last_second
+            if second != known:
+                head = _format(float(second))[:-5]  # "...T22:13:20", without ".000Z"
+                _last_second = (second, head)
+            return f"{head}.{micro // 1000:03d}Z"
+    return _format(epoch_seconds)
+
+
+_last_second: tuple[int, str] = (-1, "")
+"""The last whole second formatted, and its text up to the seconds (replaced as one tuple)."""
 
 
 def _format(epoch_seconds: float) -> str:

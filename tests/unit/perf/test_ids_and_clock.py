@@ -114,3 +114,53 @@ def test_the_cache_answers_only_for_the_same_object() -> None:
     isoformat(1_700_000_000.25)
     with pytest.raises(TypeError):
         isoformat(equal_but_not_a_float)  # type: ignore[arg-type]
+
+
+@settings(max_examples=500)
+@given(
+    st.integers(min_value=0, max_value=253_402_300_798),
+    st.lists(
+        st.one_of(
+            st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+            st.sampled_from([0.0, 0.0005, 0.0004999, 0.9994999, 0.9995, 0.9999994, 0.9999995, 0.9999999]),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_instants_within_one_second_format_as_the_original(second: int, fractions: list[float]) -> None:
+    """Every instant after the first in a second reuses that second's text; the answers are unchanged."""
+    for fraction in fractions:
+        epoch_seconds = second + fraction
+        assert isoformat(epoch_seconds) == reference_isoformat(epoch_seconds)
+
+
+@pytest.mark.parametrize(
+    "epoch_seconds",
+    [float("nan"), float("inf"), float("-inf"), 1e20, 2.0**52 + 0.5, 253_402_300_800.0, -1.5, -0.0005],
+)
+def test_instants_off_the_fast_path_answer_or_fail_as_the_original(epoch_seconds: float) -> None:
+    try:
+        expected: str | type[BaseException] = reference_isoformat(epoch_seconds)
+    except (ValueError, OverflowError, OSError) as exc:
+        expected = type(exc)
+    if isinstance(expected, str):
+        assert isoformat(epoch_seconds) == expected
+    else:
+        with pytest.raises(expected):
+            isoformat(epoch_seconds)
+
+
+def test_datetime_formats_each_second_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[float] = []
+    original = clock._format
+
+    def counting(epoch_seconds: float) -> str:
+        calls.append(epoch_seconds)
+        return original(epoch_seconds)
+
+    monkeypatch.setattr(clock, "_format", counting)
+    texts = [isoformat(1_800_000_000 + i / 100) for i in range(250)]
+    assert texts[0] == "2027-01-15T08:00:00.000Z" and texts[-1] == "2027-01-15T08:00:02.490Z"
+    assert texts == [reference_isoformat(1_800_000_000 + i / 100) for i in range(250)]
+    assert calls == [1_800_000_000.0, 1_800_000_001.0, 1_800_000_002.0]
