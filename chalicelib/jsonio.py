@@ -73,6 +73,28 @@ _decode_keeping_last = json.JSONDecoder(
 """`_decode` without the duplicate-key hook: a repeated key keeps its last value."""
 
 
+_scan_keeping_last = json.JSONDecoder(
+    parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+).scan_once
+
+
+def _decode_whole_keeping_last(text: str) -> JsonValue:
+    """`_decode_keeping_last` through the C scanner directly, for a text that is one value.
+
+    `json.JSONDecoder.decode` runs two regular-expression matches for the whitespace around the
+    value and two Python frames around the scanner. A text that starts with the value and
+    ends with it (or with JSON whitespace) needs none of that; any other text, a refused one
+    included, goes to `_decode_keeping_last`, which decides and words its refusal as before.
+    """
+    try:
+        value, end = _scan_keeping_last(text, 0)
+    except StopIteration:
+        return _decode_keeping_last(text)
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        return _decode_keeping_last(text)
+    return value
+
+
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     """Parse JSON with every number as `Decimal`; raise `JsonError` for anything not strict JSON.
 
@@ -94,7 +116,7 @@ def loads_counting_keys(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> tupl
     per object. Every other refusal is one `loads` also makes, though for a text with several
     faults `loads` may name another one first.
     """
-    value, text = _loads(raw, max_depth, _decode_keeping_last)
+    value, text = _loads(raw, max_depth, _decode_whole_keeping_last)
     return value, text.count(":")
 
 

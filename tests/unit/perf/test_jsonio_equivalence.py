@@ -278,3 +278,18 @@ def test_loads_parses_and_refuses_like_the_original(text: str, as_bytes: bool) -
 )
 def test_loads_reports_edge_cases_like_the_original(raw: bytes | str) -> None:
     assert _load_outcome(jsonio.loads, raw) == _load_outcome(_reference_loads, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    json_texts,
+    st.sampled_from(["", " ", "\n", "\r\n\t ", "\x0b", "\u00a0", "\ufeff"]),
+    st.sampled_from(["", " ", "\n", " \r\n\t", "\x0b", "\u00a0", "x", " 1", "\x00"]),
+)
+def test_loads_counting_keys_parses_and_refuses_like_the_original(text: str, before: str, after: str) -> None:
+    """Apart from repeated keys (its caller counts them), it answers as the original `loads`."""
+    raw = before + text + after
+    expected = _load_outcome(_reference_loads, raw)
+    if expected[0] == "error" and "duplicate object key" in expected[1]:
+        return
+    assert _load_outcome(lambda r: jsonio.loads_counting_keys(r)[0], raw) == expected
