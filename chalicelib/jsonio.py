@@ -73,9 +73,10 @@ _decode_keeping_last = json.JSONDecoder(
 """`_decode` without the duplicate-key hook: a repeated key keeps its last value."""
 
 
-_scan_keeping_last = json.JSONDecoder(
+_scan_keeping_last: Callable[[str, int], tuple[JsonValue, int]] = json.JSONDecoder(
     parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
-).scan_once
+).scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__; typeshed omits it
+"""The scanner `_decode_keeping_last` runs: ``(value, end)`` of the value starting at an index."""
 
 
 def _decode_whole_keeping_last(text: str) -> JsonValue:
