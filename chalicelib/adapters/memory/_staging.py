@@ -24,15 +24,14 @@ OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
 class StagedMessages:
     """Messages staged on one `InMemoryQueue`; meant to be used by one thread."""
 
-    __slots__ = ("_queue", "state", "pending", "dedup_ids")
+    __slots__ = ("_queue", "state", "pending")
 
     def __init__(self, queue: InMemoryQueue) -> None:
         self._queue = queue
         self.state = OPEN
-        self.pending: list[tuple[str, Frozen, int]] = []
-        """(message id, body snapshot, delay seconds) of each staged message, in staging order."""
-        self.dedup_ids: list[tuple[str, str]] = []
-        """(dedup id, message id) registered by this stage, forgotten again on rollback."""
+        self.pending: list[tuple[str, Frozen, int, str | None]] = []
+        """(message id, body snapshot, delay seconds, dedup id) of each staged message, in staging
+        order; a rollback forgets the dedup ids it registered."""
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         if self.state is not OPEN:

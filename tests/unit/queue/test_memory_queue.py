@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chalicelib.adapters.memory import queue as queue_module
 from chalicelib.adapters.memory._queue_state import received
 from chalicelib.adapters.memory.queue import InMemoryQueue
 from chalicelib.clock import FakeClock
@@ -322,11 +326,18 @@ def test_delay_seconds_false_is_refused_not_read_as_zero(q: InMemoryQueue) -> No
         q.send("x", delay_seconds=False)
 
 
-@pytest.mark.parametrize("bad", ["", "a" * 129, "has space", "tab\t", "é", 5, b"bytes"])
+@pytest.mark.parametrize("bad", ["", "a" * 129, "has space", "tab\t", "é", "\x7f", 5, b"bytes"])
 def test_dedup_id_is_checked(q: InMemoryQueue, bad: object) -> None:
     with pytest.raises(QueueArgumentError) as caught:
         q.send("x", dedup_id=bad)  # type: ignore[arg-type]
     assert caught.value.details[0].field == "dedup_id"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=130) | st.sampled_from(["!", "~" * 128]))
+def test_a_dedup_id_is_what_the_documented_pattern_matches(value: str) -> None:
+    """1-128 printable ASCII characters without spaces: ``[!-~]{1,128}``."""
+    assert queue_module._is_dedup_id(value) is (re.fullmatch(r"[!-~]{1,128}", value) is not None)
 
 
 @pytest.mark.parametrize("bad", [-1, 43_201, *BAD_INTS])
@@ -966,6 +977,18 @@ def test_rollback_forgets_the_staged_dedup_ids(q: InMemoryQueue) -> None:
     sent = q.send("b", dedup_id="d")
     assert sent != staged_id
     assert one(q).body == "b"
+
+
+def test_rollback_forgets_only_what_the_stage_registered(q: InMemoryQueue) -> None:
+    first = q.send("a", dedup_id="d")
+    staged = q.stage()
+    assert staged.send("b", dedup_id="d") == first
+    staged.send("c")
+    staged.send("e", dedup_id="e")
+    staged.rollback()
+    assert q.send("f", dedup_id="d") == first, "the earlier send's dedup record stays"
+    assert q.send("g", dedup_id="e") != first, "the staged one's is forgotten"
+    assert [m.body for m in q.receive(max_messages=10)] == ["a", "g"]
 
 
 def test_a_staged_send_with_a_known_dedup_id_stages_nothing(make: Callable[..., InMemoryQueue]) -> None:
