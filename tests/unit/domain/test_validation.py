@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib import jsonio
 from chalicelib.domain import Formula, Material, Submission, parse_document, parse_request_body
-from chalicelib.domain.validation import MAX_DETAILS
+from chalicelib.domain.validation import MAX_DETAILS, is_plain_decimal
 from chalicelib.errors import FieldError, ValidationError
+from chalicelib.http.openapi_schemas import PLAIN_DECIMAL
 
 SUMMER_BREEZE = (
     b'{"name": "Summer Breeze", "materials": ['
@@ -594,3 +598,13 @@ def test_materials_as_json_round_trips_exactly() -> None:
     text = jsonio.dumps({"name": parsed.name, "materials": parsed.materials_as_json()})
     assert only(jsonio.loads(text)) == parsed
     assert '"concentration":15.50' in text
+
+
+@settings(max_examples=1000)
+@given(
+    st.text(alphabet="0123456789..+-eE _\u0661\uff11\u00b2", max_size=8)
+    | st.sampled_from(["", ".", "5.", ".5", "1.2.3", "007", "0.0", "1e5", "\u0661", "15.50"])
+)
+def test_a_plain_decimal_is_what_the_openapi_pattern_matches(text: str) -> None:
+    assert is_plain_decimal(text) is (re.fullmatch(PLAIN_DECIMAL, text) is not None)
+    assert is_plain_decimal(text) is (re.fullmatch(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", text) is not None)

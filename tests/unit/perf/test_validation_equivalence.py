@@ -99,6 +99,26 @@ EDGES = [
     _formula(("Rose", Decimal("1." + "0" * 37))),  # 38 digits, 39 characters: accepted
     _formula(("Rose", Decimal("1." + "0" * 38))),  # 39 digits: refused
     _formula(("Rose", "1." + "0" * 38)),
+    # Strings: a plain decimal literal (digits, at most one point, not last) or refused.
+    *(
+        _formula(("Rose", text))
+        for text in [
+            "5.",
+            ".5",
+            ".",
+            "",
+            "1.2",
+            "1.2.3",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1e1",
+            "00.50",
+            "\u0665",
+            "\uff11",
+        ]
+    ),
     _formula(("Rose", 7)),  # an int (only a caller of parse_document can hand one in)
     _formula(("Rose", True)),
     _formula(("Rose", Decimal("NaN"))),
