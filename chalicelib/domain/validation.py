@@ -225,12 +225,15 @@ def _plain_formula(item: Any) -> Formula | None:
         text = str(value)  # positional, as format(value, "f") writes it, when it holds no exponent
         if len(text) > _PLAIN_DIGITS or "E" in text:
             return None
-        # normalise_name(material_name), with its ASCII branch inlined:
-        key = (
-            " ".join(material_name.lower().split())
-            if material_name.isascii()
-            else normalise_name(material_name)
-        )
+        # normalise_name(material_name), with its ASCII branch inlined. The name is printable and
+        # trimmed, so an ASCII one holds no whitespace but single spaces unless "  " occurs in it:
+        # lower-casing it is all the normalising it needs.
+        if material_name.isascii():
+            key = material_name.lower()
+            if "  " in key:
+                key = " ".join(key.split())
+        else:
+            key = normalise_name(material_name)
         keys.add(key)
         total = add(total, value)
         # canonical_decimal(value) and Material._checked(material_name, value, key), inlined:

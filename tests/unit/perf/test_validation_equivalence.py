@@ -130,6 +130,9 @@ EDGES = [
     _formula(("Ro\u200bse", Decimal(1))),  # zero-width space: refused
     _formula(("\uff32\uff4f\uff53\uff45", Decimal(1)), ("rose", Decimal(2))),  # full-width Rose: duplicate
     _formula(("  Rose  ", Decimal(1)), name="  Spaced  "),
+    _formula(("Rose   Absolute", Decimal(1))),  # inner runs of spaces collapse in the key
+    _formula(("Rose  Oil", Decimal(1)), ("rose oil", Decimal(2))),  # ... so these two are one material
+    _formula(("ROSE Oil", Decimal(1)), ("Rose  Oud  X", Decimal(2))),
     _formula(("R" * 200, Decimal(1)), name="N" * 200),
     _formula(("R" * 201, Decimal(1))),
     _formula(("Rose", Decimal(1)), name="\t"),
