@@ -236,6 +236,17 @@ class OutboundMessage:
     body: JsonValue
 
 
+def outbound_message(message_id: str, body: JsonValue) -> OutboundMessage:
+    """``OutboundMessage(message_id, body)``, built through its slots (`chalicelib._slots`)."""
+    message = new_object(OutboundMessage)
+    _set_outbound_id(message, message_id)
+    _set_outbound_body(message, body)
+    return message
+
+
+_set_outbound_id, _set_outbound_body = [slot_setter(OutboundMessage, f.name) for f in fields(OutboundMessage)]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     """The response of a completed request, kept under its Idempotency-Key for replay."""

@@ -104,7 +104,10 @@ def fingerprint_of_pairs(pairs: list[tuple[str, str]]) -> str:
 
 
 def _encode_pairs(pairs: list[tuple[str, str]]) -> bytes:
+    """The canonical encoding of ``(key, canonical_decimal)`` pairs; sorts ``pairs`` in place.
+
+    A canonical decimal holds only digits, a point and a sign, which a JSON string holds as they
+    are, so only the key goes through the string writer.
+    """
     pairs.sort()
-    return (
-        "[" + ",".join([f"[{_encode_str(key)},{_encode_str(value)}]" for key, value in pairs]) + "]"
-    ).encode("utf-8")
+    return ("[" + ",".join([f'[{_encode_str(key)},"{value}"]' for key, value in pairs]) + "]").encode("utf-8")

@@ -100,9 +100,8 @@ def presented_key(authorization: str | None, api_key_header: str | None) -> str 
     """The key from ``Authorization: Bearer <key>``, else from ``X-Api-Key``."""
     if authorization:
         scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-        return None
+        credentials = credentials.strip()
+        return credentials if credentials and scheme.lower() == "bearer" else None
     if api_key_header and api_key_header.strip():
         return api_key_header.strip()
     return None

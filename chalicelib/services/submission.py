@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from chalicelib import jsonio
-from chalicelib.clock import Clock
+from chalicelib._slots import new_object, slot_setter
+from chalicelib.clock import Clock, SystemClock
 from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
@@ -33,6 +35,7 @@ from chalicelib.ports import (
     KeyCompleted,
     OutboundMessage,
     StoredResponse,
+    outbound_message,
     queued_record,
 )
 from chalicelib.services import views
@@ -50,6 +53,21 @@ class SubmitResult:
     body: str
     location: str | None
     replayed: bool = False
+
+
+def _created(body: str, location: str | None) -> SubmitResult:
+    """``SubmitResult(201, body, location)``, built through its slots (`chalicelib._slots`)."""
+    result = new_object(SubmitResult)
+    _set_status(result, 201)
+    _set_body(result, body)
+    _set_location(result, location)
+    _set_replayed(result, False)
+    return result
+
+
+_set_status, _set_body, _set_location, _set_replayed = [
+    slot_setter(SubmitResult, f.name) for f in fields(SubmitResult)
+]
 
 
 def validate_idempotency_key(key: str | None, *, required: bool) -> str | None:
@@ -95,7 +113,8 @@ class SubmissionService:
     ) -> None:
         self._store = store
         self._idempotency = idempotency
-        self._clock = clock
+        # SystemClock.now without its frame, as the queue and the ids read it.
+        self._read_clock: Callable[[], float] = time.time if type(clock) is SystemClock else clock.now
         self._new_id = new_id
         self._ttl = idempotency_ttl_seconds
         self._lock_seconds = idempotency_lock_seconds
@@ -111,7 +130,7 @@ class SubmissionService:
                     "The batch is too large.",
                 )
             _reject_repeats_within(submission)
-        now = self._clock.now()
+        now = self._read_clock()
         token: str | None = None
         if idempotency_key is not None:
             begun = self._idempotency.begin(
@@ -131,7 +150,7 @@ class SubmissionService:
             else:
                 record = records[0]
                 body, message = views.new_formula_json(record)
-                messages = [OutboundMessage(record.message_id, message)]
+                messages = [outbound_message(record.message_id, message)]
                 where = views.location(record.id)
             if self._after_commit is not None:
                 # The hook hands the messages on (to a relay, and whatever it publishes to),
@@ -154,7 +173,7 @@ class SubmissionService:
             raise
         if self._after_commit is not None:
             self._after_commit(messages)
-        return SubmitResult(201, body, where)
+        return _created(body, where)
 
     def _release_quietly(self, owner: str, key: str, token: str) -> None:
         """Release the key without hiding the error that made us release it.

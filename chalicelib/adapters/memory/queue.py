@@ -68,17 +68,6 @@ MAX_WAIT_SECONDS = 20
 MAX_DELAY_SECONDS = 900
 
 
-def _is_dedup_id(value: object) -> bool:
-    """1 to 128 printable ASCII characters, no spaces (what ``[!-~]{1,128}`` matches)."""
-    return (
-        type(value) is str
-        and 0 < len(value) <= 128
-        and value.isascii()
-        and value.isprintable()
-        and " " not in value
-    )
-
-
 def _out_of_range(name: str, low: int, high: int | None = None) -> QueueArgumentError:
     bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
     return QueueArgumentError(name, f"must be an integer {bounds}")
@@ -87,7 +76,14 @@ def _out_of_range(name: str, low: int, high: int | None = None) -> QueueArgument
 def _check_send(delay_seconds: int, dedup_id: str | None) -> None:
     if type(delay_seconds) is not int or not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
         raise _out_of_range("delay_seconds", 0, MAX_DELAY_SECONDS)
-    if dedup_id is not None and not _is_dedup_id(dedup_id):
+    # A dedup id is 1 to 128 printable ASCII characters, no spaces (what ``[!-~]{1,128}`` matches).
+    if dedup_id is not None and not (
+        type(dedup_id) is str
+        and 0 < len(dedup_id) <= 128
+        and dedup_id.isascii()
+        and dedup_id.isprintable()
+        and " " not in dedup_id
+    ):
         raise QueueArgumentError("dedup_id", "must be 1 to 128 printable ASCII characters, no spaces")
 
 

@@ -1,4 +1,4 @@
-"""A new formula's record, built slot by slot, is the record the dataclass constructor builds."""
+"""Objects built slot by slot (a new formula's record, its message, the 201 result) equal constructed ones."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain import Material
-from chalicelib.ports import STATUS_QUEUED, FormulaRecord, MaterialRecord, queued_record
+from chalicelib.ports import (
+    STATUS_QUEUED,
+    FormulaRecord,
+    MaterialRecord,
+    OutboundMessage,
+    outbound_message,
+    queued_record,
+)
+from chalicelib.services import submission
+from chalicelib.services.submission import SubmitResult
 
 text = st.text(max_size=20)
 
@@ -35,3 +44,17 @@ def test_a_record_may_hold_the_validated_materials_themselves() -> None:
     record = queued_record("01J", "acme", "F", (rose,), "v1:x", 0.0, "evt_01J")
     assert record.materials[0] is rose
     assert (record.materials[0].name, record.materials[0].concentration) == ("Rose", Decimal("15.50"))
+
+
+@given(text, st.one_of(text, st.none(), st.integers()))
+def test_outbound_message_equals_the_constructed_message(message_id: str, body: object) -> None:
+    built = outbound_message(message_id, body)
+    assert built == OutboundMessage(message_id, body)
+    assert (type(built), built.message_id, built.body) == (OutboundMessage, message_id, body)
+
+
+@given(text, st.one_of(text, st.none()))
+def test_a_created_result_equals_the_constructed_result(body: str, location: str | None) -> None:
+    built = submission._created(body, location)
+    assert built == SubmitResult(201, body, location)
+    assert [getattr(built, f.name) for f in fields(SubmitResult)] == [201, body, location, False]

@@ -337,7 +337,12 @@ def test_dedup_id_is_checked(q: InMemoryQueue, bad: object) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=130) | st.sampled_from(["!", "~" * 128]))
 def test_a_dedup_id_is_what_the_documented_pattern_matches(value: str) -> None:
     """1-128 printable ASCII characters without spaces: ``[!-~]{1,128}``."""
-    assert queue_module._is_dedup_id(value) is (re.fullmatch(r"[!-~]{1,128}", value) is not None)
+    try:
+        queue_module._check_send(0, value)
+        accepted = True
+    except QueueArgumentError:
+        accepted = False
+    assert accepted is (re.fullmatch(r"[!-~]{1,128}", value) is not None)
 
 
 @pytest.mark.parametrize("bad", [-1, 43_201, *BAD_INTS])
