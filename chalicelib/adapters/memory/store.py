@@ -40,8 +40,24 @@ COMMIT_STEPS = ("check_guards", "check_key", "stage_messages", "apply")
 """Named points in `commit_submission` where ``on_step`` is called (before the step runs)."""
 
 
+class _Partition:
+    """One owner's formulas: by id, the make-up guard (fingerprint -> id), and the sorted ids."""
+
+    __slots__ = ("formulas", "guards", "ids")
+
+    def __init__(self) -> None:
+        self.formulas: dict[str, FormulaRecord] = {}
+        self.guards: dict[str, str] = {}
+        self.ids: list[str] = []
+
+
+_NO_PARTITION = _Partition()
+"""What an owner with no formulas reads (never written to)."""
+
+
 class InMemoryFormulaStore:
-    """Owner-scoped formulas in dicts, with a fingerprint guard index and a sorted id list."""
+    """Formulas partitioned by owner (as DynamoDB partitions them by key), each partition with
+    its fingerprint guard index and a sorted id list."""
 
     def __init__(
         self,
@@ -54,9 +70,7 @@ class InMemoryFormulaStore:
         self._idempotency = idempotency
         self._on_step = on_step
         self._lock = threading.RLock()
-        self._formulas: dict[tuple[str, str], FormulaRecord] = {}
-        self._guards: dict[tuple[str, str], str] = {}
-        self._ids_by_owner: dict[str, list[str]] = {}
+        self._partitions: dict[str, _Partition] = {}
 
     def commit_submission(
         self,
@@ -66,17 +80,18 @@ class InMemoryFormulaStore:
         completion: IdempotencyCompletion | None,
     ) -> None:
         on_step = self._on_step
-        guards = self._guards
         with self._lock, self._idempotency.lock:
             if on_step is not None:
                 on_step("check_guards")
+            partition = self._partitions.get(owner, _NO_PARTITION)
+            guards = partition.guards
             for record in records:
-                if (owner, record.fingerprint) in guards:
+                if record.fingerprint in guards:
                     raise DuplicateFormula(
                         [
                             Conflict(index=i, fingerprint=r.fingerprint, existing_id=existing)
                             for i, r in enumerate(records)
-                            if (existing := guards.get((owner, r.fingerprint))) is not None
+                            if (existing := guards.get(r.fingerprint)) is not None
                         ]
                     )
             if on_step is not None:
@@ -94,11 +109,12 @@ class InMemoryFormulaStore:
             except BaseException:
                 staged.rollback()
                 raise
-            formulas = self._formulas
+            if partition is _NO_PARTITION:
+                partition = self._partitions[owner] = _Partition()
+            formulas, guards, ids = partition.formulas, partition.guards, partition.ids
             for record in records:
-                formulas[(owner, record.id)] = record
-                guards[(owner, record.fingerprint)] = record.id
-                ids = self._ids_by_owner.setdefault(owner, [])
+                formulas[record.id] = record
+                guards[record.fingerprint] = record.id
                 if not ids or ids[-1] < record.id:
                     ids.append(record.id)
                 else:
@@ -109,20 +125,22 @@ class InMemoryFormulaStore:
 
     def get(self, owner: str, formula_id: str) -> FormulaRecord | None:
         with self._lock:
-            return self._formulas.get((owner, formula_id))
+            return self._partitions.get(owner, _NO_PARTITION).formulas.get(formula_id)
 
     def find_by_fingerprint(self, owner: str, fingerprint: str) -> FormulaRecord | None:
         with self._lock:
-            formula_id = self._guards.get((owner, fingerprint))
-            return None if formula_id is None else self._formulas[(owner, formula_id)]
+            partition = self._partitions.get(owner, _NO_PARTITION)
+            formula_id = partition.guards.get(fingerprint)
+            return None if formula_id is None else partition.formulas[formula_id]
 
     def list(self, owner: str, *, limit: int, after: str | None, status: str | None) -> Page:
         with self._lock:
-            ids = self._ids_by_owner.get(owner, [])
+            partition = self._partitions.get(owner, _NO_PARTITION)
+            ids, formulas = partition.ids, partition.formulas
             items: list[FormulaRecord] = []
             more = False
             for position in range(0 if after is None else bisect.bisect_right(ids, after), len(ids)):
-                record = self._formulas[(owner, ids[position])]
+                record = formulas[ids[position]]
                 if status is not None and record.status != status:
                     continue
                 if len(items) == limit:
@@ -136,7 +154,7 @@ class InMemoryFormulaStore:
             record = self._require(owner, formula_id)
             if record.status == STATUS_PROCESSED:
                 return False
-            self._formulas[(owner, formula_id)] = replace(
+            self._partitions[owner].formulas[formula_id] = replace(
                 record, status=STATUS_PROCESSED, processed_at=at, last_error=None, attempts=attempts
             )
             return True
@@ -146,17 +164,17 @@ class InMemoryFormulaStore:
             record = self._require(owner, formula_id)
             if record.status == STATUS_PROCESSED:
                 return False
-            self._formulas[(owner, formula_id)] = replace(
+            self._partitions[owner].formulas[formula_id] = replace(
                 record, status=STATUS_FAILED, last_error=error, attempts=attempts
             )
             return True
 
     def _require(self, owner: str, formula_id: str) -> FormulaRecord:
-        record = self._formulas.get((owner, formula_id))
+        record = self._partitions.get(owner, _NO_PARTITION).formulas.get(formula_id)
         if record is None:
             raise NotFound(f"No formula {formula_id}.")
         return record
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._formulas)
+            return sum(len(partition.formulas) for partition in self._partitions.values())
