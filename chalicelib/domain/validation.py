@@ -95,9 +95,9 @@ class Submission:
     @classmethod
     def _checked(cls, formulas: tuple[Formula, ...], is_batch: bool) -> Submission:
         """A submission `parse_document` has already checked (see `Formula._checked`)."""
-        submission = object.__new__(cls)
-        object.__setattr__(submission, "formulas", formulas)
-        object.__setattr__(submission, "is_batch", is_batch)
+        submission = _new(cls)
+        _set_formulas(submission, formulas)
+        _set_is_batch(submission, is_batch)
         return submission
 
 
@@ -253,6 +253,7 @@ _PLAIN_DIGITS = min(MAX_SIGNIFICANT_DIGITS, MAX_FRACTION_DIGITS)
 _ZERO = Decimal(0)
 _new = new_object
 _set_name, _set_concentration, _set_key = (slot_setter(Material, n) for n in ("name", "concentration", "key"))
+_set_formulas, _set_is_batch = (slot_setter(Submission, n) for n in ("formulas", "is_batch"))
 
 
 def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | None:

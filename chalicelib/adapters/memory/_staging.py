@@ -51,5 +51,6 @@ class StagedMessages:
 
     def close(self, *, committed: bool) -> None:
         """Mark the stage finished (the queue calls this under its lock)."""
-        self.check_open()
+        if self.state is not OPEN:
+            self.check_open()
         self.state = _COMMITTED if committed else _ROLLED_BACK
