@@ -103,12 +103,13 @@ class Submission:
 
 def parse_request_body(raw: bytes | str | None) -> Submission:
     """Parse and validate a request body; raises only `ValidationError`, whatever the input."""
-    if isinstance(raw, bytearray | memoryview):
-        raw = bytes(raw)
-    if raw is None or (isinstance(raw, bytes | str) and not raw):
+    if raw.__class__ is not bytes:  # what a request gives: the checks below then hold at once
+        if isinstance(raw, bytearray | memoryview):
+            raw = bytes(raw)
+        elif raw is not None and not isinstance(raw, bytes | str):
+            raise ValidationError([FieldError("body", "must be JSON text")])
+    if not raw:
         raise ValidationError([FieldError("body", f"is required: it {_BODY_SHAPE}")])
-    if not isinstance(raw, bytes | str):
-        raise ValidationError([FieldError("body", "must be JSON text")])
     try:
         doc, colons = jsonio.loads_counting_keys(raw)
     except (ValueError, ArithmeticError, RecursionError):

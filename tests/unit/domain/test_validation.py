@@ -129,8 +129,15 @@ def test_a_bytearray_body_is_parsed() -> None:
     assert parse_request_body(bytearray(SUMMER_BREEZE)) == parse_request_body(SUMMER_BREEZE)
 
 
-def test_a_body_that_is_not_text_is_a_validation_error() -> None:
-    assert body_problems(12) == {"body": "must be JSON text"}
+@pytest.mark.parametrize("raw", [12, 0, [], {}, object(), 1.5])
+def test_a_body_that_is_not_text_is_a_validation_error(raw: Any) -> None:
+    assert body_problems(raw) == {"body": "must be JSON text"}
+
+
+@pytest.mark.parametrize("raw", [None, b"", "", bytearray(), memoryview(b"")])
+def test_a_missing_or_empty_body_is_required(raw: Any) -> None:
+    assert list(body_problems(raw)) == ["body"]
+    assert body_problems(raw)["body"].startswith("is required")
 
 
 @pytest.mark.parametrize(
