@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -61,7 +62,7 @@ def test_the_random_part_rolls_into_the_next_millisecond_as_before(monkeypatch: 
     fake = FakeClock(1_700_000_000.0)
     factory = UlidFactory(fake)
     first = factory()
-    factory._last_random = ids._RANDOM_MAX
+    factory._high, factory._low = ids._RANDOM_MAX >> 10, ids._RANDOM_MAX & 1023
     rolled = factory()
     assert rolled[:10] == reference_encode(1_700_000_000_001, 10) != first[:10]
     assert rolled > first
@@ -164,3 +165,34 @@ def test_datetime_formats_each_second_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert texts[0] == "2027-01-15T08:00:00.000Z" and texts[-1] == "2027-01-15T08:00:02.490Z"
     assert texts == [reference_isoformat(1_800_000_000 + i / 100) for i in range(250)]
     assert calls == [1_800_000_000.0, 1_800_000_001.0, 1_800_000_002.0]
+
+
+def test_ids_made_by_many_threads_are_unique_and_each_threads_are_increasing() -> None:
+    factory = UlidFactory()
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(mine: list[str]) -> None:
+        for _ in range(3000):
+            mine.append(factory())
+
+    threads = [threading.Thread(target=make, args=(mine,)) for mine in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for mine in made for i in mine]
+    assert len(set(every)) == len(every) == 24_000
+    assert all(mine == sorted(mine) for mine in made)
+    assert all(is_ulid(i) for i in every)
+
+
+def test_the_first_id_is_drawn_at_random_whatever_the_clock_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws: list[int] = []
+
+    def urandom(n: int) -> bytes:
+        draws.append(n)
+        return (12345 << 1).to_bytes(n, "big")
+
+    monkeypatch.setattr(ids.os, "urandom", urandom)
+    early = UlidFactory(FakeClock(-5.0))()
+    assert draws == [10] and early[10:] == reference_encode(12345, 16)
