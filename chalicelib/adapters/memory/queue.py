@@ -424,7 +424,10 @@ class InMemoryQueue(QueueState):
         message_id = self._id_prefix + str(next(self._id_counter)) if self._id_prefix else self._new_id()
         now = self._read_clock()
         with self._lock:
-            now = self._sync(now)
+            if self._now < now < self._next_due:  # time moved on and nothing fell due: _sync's answer
+                self._now = now
+            else:
+                now = self._sync(now)
             if staged.state is not OPEN:
                 staged.check_open()
             if dedup_id is not None:
@@ -443,7 +446,10 @@ class InMemoryQueue(QueueState):
         now = self._read_clock()
         pending = staged.pending
         with self._lock:
-            now = self._sync(now)
+            if self._now < now < self._next_due:  # as in _stage_one
+                self._now = now
+            else:
+                now = self._sync(now)
             staged.close(committed=True)
             ready = 0
             for message_id, frozen, delay, _ in pending:
