@@ -92,15 +92,18 @@ def _format_via_second(epoch_seconds: float) -> str:
     """
     global _last_second
     if epoch_seconds.__class__ is float and epoch_seconds >= 0.0:  # NaN compares False
-        second = math.floor(epoch_seconds)  # an int, exact; the difference below is exact too
+        second = int(epoch_seconds)  # its floor, exact; the difference below is exact too
         micro = round((epoch_seconds - second) * 1e6)
         if micro < 1_000_000:
             known, head = _last_second
             if second != known:
                 head = _format(float(second))[:-5]  # "...T22:13:20", without ".000Z"
                 _last_second = (second, head)
-            return f"{head}.{micro // 1000:03d}Z"
+            return head + _MILLISECOND_TEXT[micro // 1000]
     return _format(epoch_seconds)
+
+
+_MILLISECOND_TEXT = tuple(f".{millisecond:03d}Z" for millisecond in range(1000))
 
 
 _last_second: tuple[int, str] = (-1, "")
