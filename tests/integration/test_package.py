@@ -183,6 +183,11 @@ def test_the_queue_sends_to_its_dead_letter_queue(template: dict[str, Any]) -> N
     assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
     (source,) = dead_letters["RedriveAllowPolicy"]["sourceQueueArns"]
     assert source["Fn::Sub"].endswith(":" + queue["QueueName"])
+    # The queues a local run creates carry the deployed names under the deployed prefix.
+    assert (queue["QueueName"], dead_letters["QueueName"]) == (
+        f"formula-intake-{sqs_setup.QUEUE_SUFFIX}",
+        f"formula-intake-{sqs_setup.DLQ_SUFFIX}",
+    )
 
 
 @slow

@@ -29,8 +29,9 @@ RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 MAXIMUM_MESSAGE_SIZE = 1_048_576
 RECEIVE_WAIT_SECONDS = 0
-QUEUE_SUFFIX = "formula-submitted"
-DLQ_SUFFIX = "formula-submitted-dlq"
+QUEUE_SUFFIX = "submitted"
+DLQ_SUFFIX = "submitted-dlq"
+"""With the prefix ``formula-intake`` these give the deployed names (``app.QUEUE_NAME`` and its DLQ)."""
 
 
 def create_queues(
@@ -41,7 +42,7 @@ def create_queues(
     visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
     retention_seconds: int = RETENTION_SECONDS,
 ) -> tuple[str, str]:
-    """Create (or find, if identical) ``<prefix>-formula-submitted`` and its DLQ; return both URLs.
+    """Create (or find, if identical) ``<prefix>-submitted`` and its DLQ; return both URLs.
 
     Returns ``(queue_url, dead_letter_queue_url)``. SQS's CreateQueue is idempotent for identical
     attributes, so running this twice is harmless; different attributes raise
