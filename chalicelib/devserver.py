@@ -3,9 +3,11 @@
 `chalice local` answers every keep-alive request ~44 ms late (Nagle's algorithm meets delayed
 ACKs) and listens with a backlog of 5. This server reuses Chalice's own `LocalDevServer` and
 `ChaliceRequestHandler` (same routing, stage config and environment variables, same API Gateway
-imitation) with three changes: ``TCP_NODELAY`` on every connection, a larger listen backlog, and
+imitation) with these changes: ``TCP_NODELAY`` on every connection, a larger listen backlog,
 API Gateway's 403 "Missing Authentication Token" for unknown paths answered as a 404 in the
-service's one error shape. Plain `chalice local` still works against the same app.
+service's one error shape, and what `http.server` refuses by itself (an unknown method, a
+malformed or over-long request line) answered in that shape too rather than as an HTML page.
+Plain `chalice local` still works against the same app.
 
     python -m chalicelib.devserver --host 127.0.0.1 --port 8000 --stage local
 """
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from http import HTTPStatus
 from types import FrameType
 from typing import Any
 
@@ -41,6 +44,16 @@ MAX_BODY_BYTES = 1024 * 1024
 """Largest request body read from the socket; larger ones are refused with 413 unread."""
 
 log = logging.getLogger("formula_intake.devserver")
+
+_STDLIB_ERROR_CODES = {
+    400: "bad_request",
+    408: "request_timeout",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    501: "not_implemented",
+    505: "http_version_not_supported",
+}
+"""The error codes of the statuses `BaseHTTPRequestHandler` answers by itself (else bad_request)."""
 
 
 class FastRequestHandler(ChaliceRequestHandler):
@@ -81,6 +94,32 @@ class FastRequestHandler(ChaliceRequestHandler):
             self._send_json_error(404, "not_found", f"No route matches {self.command} {self.path}.")
             return
         super()._send_error_response(error)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """`BaseHTTPRequestHandler`'s own refusals in the one error shape, not its HTML page.
+
+        It answers before any route runs: a method no ``do_*`` handles (501), a malformed request
+        line or header block (400), a request line or header too long (414, 431), an unsupported
+        HTTP version (505). As there, the connection is closed afterwards.
+        """
+        self.log_error("code %d, message %s", code, message)
+        status = HTTPStatus(code)
+        body = jsonio.dumps(
+            error_body(_STDLIB_ERROR_CODES.get(code, "bad_request"), message or status.phrase)
+        )
+        self.send_response(code, message)
+        self.send_header("Connection", "close")
+        payload = body.encode("utf-8")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if (
+            self.command != "HEAD"
+            and code >= 200
+            and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED)
+        ):
+            self.wfile.write(payload)
 
     def _send_json_error(self, status: int, code: str, message: str, **extra: Any) -> None:
         payload = jsonio.dumps(error_body(code, message, **extra))

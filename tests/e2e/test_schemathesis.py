@@ -142,3 +142,31 @@ def test_the_dev_server_answers_its_own_edges_in_the_one_shape(server: LocalServ
     }
     declared = document()["paths"]["/formulas"]["post"]["responses"]["413"]["headers"]["X-Request-Id"]
     assert declared["required"] is False
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status", "code"),
+    [
+        (b"FOO /formulas HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 501, "not_implemented"),
+        (b"GET /health HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n", 505, "http_version_not_supported"),
+        (b"GET /health HTTP/1.1 extra\r\n\r\n", 400, "bad_request"),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "uri_too_long"),
+    ],
+    ids=["unknown-method", "http-version", "malformed-line", "long-line"],
+)
+def test_the_dev_servers_own_refusals_use_the_one_shape(
+    server: LocalServer, request_head: bytes, status: int, code: str
+) -> None:
+    """What http.server answers before any route runs is JSON too, not its HTML error page."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request_head)
+        reply = sock.makefile("rb").read()
+    if status in (400, 505):
+        # http.server has not read a version it accepts, so it answers as to HTTP/0.9: a bare body.
+        body = reply
+    else:
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.split(b" ", 2)[1] == str(status).encode()
+        assert b"Content-Type: application/json" in head
+    error = json.loads(body)["error"]
+    assert error["code"] == code and error["message"]
