@@ -29,6 +29,8 @@ Only the in-flight and delayed messages are counted; the ready ones are the rest
 `InMemoryQueue.send`, ``receive`` and ``ack`` inline `_enqueue`, `_take` (for one message) and
 `_delete` for speed; a change here must be made there too. The tests run both paths: staging
 commits through `_enqueue`, and ``receive(max_messages=n)`` with n > 1 goes through `_take`.
+`_sync` is inlined too: in full by ``send``, ``receive`` and ``ack``, and its common case (time
+moved on, nothing due) by the staging methods, which call `_sync` for anything else.
 """
 
 from __future__ import annotations
