@@ -219,16 +219,22 @@ def run_with_autoreload(project_dir: str, stage: str, host: str, port: int, work
         log.info("restarting: a file under %s changed", project_dir)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_server_arguments(parser: argparse.ArgumentParser, *, stage: str, worker_help: str) -> None:
+    """The options of a server built by `create_server` and `start_worker`: ``--host`` and
+    ``--port`` (defaults from ``HOST`` and ``PORT``, else 127.0.0.1:8000), ``--stage`` and
+    ``--worker`` (default from ``WORKER``, else "auto"). `make run` and `make run-aws-local` share them."""
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--stage", default="local")
+    parser.add_argument("--stage", default=stage)
     parser.add_argument(
-        "--worker",
-        choices=["0", "1", "auto"],
-        default=os.environ.get("WORKER", "auto"),
-        help="run the in-process worker (auto: the stage's FI_WORKER setting)",
+        "--worker", choices=["0", "1", "auto"], default=os.environ.get("WORKER", "auto"), help=worker_help
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_server_arguments(
+        parser, stage="local", worker_help="run the in-process worker (auto: the stage's FI_WORKER setting)"
     )
     parser.add_argument("--project-dir", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     parser.add_argument(

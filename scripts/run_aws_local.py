@@ -142,14 +142,10 @@ class Sweeper:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--host", default=os.environ.get("HOST", LOOPBACK))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--stage", default="aws-local")
-    parser.add_argument(
-        "--worker",
-        choices=["0", "1", "auto"],
-        default=os.environ.get("WORKER", "auto"),
-        help="consume the queue in-process (auto: the stage's FI_WORKER setting)",
+    devserver.add_server_arguments(
+        parser,
+        stage="aws-local",
+        worker_help="consume the queue in-process (auto: the stage's FI_WORKER setting)",
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port on 127.0.0.1 (0: any free)")
     parser.add_argument("--region", default=DEFAULT_REGION)

@@ -1,0 +1,44 @@
+"""`make run` and `make run-aws-local` take the same server options, from one place."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from chalicelib import devserver
+from scripts import run_aws_local
+
+
+def _parsed(stage: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    devserver.add_server_arguments(parser, stage=stage, worker_help="help")
+    return parser.parse_args(argv)
+
+
+def test_defaults_come_from_host_port_and_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "WORKER"):
+        monkeypatch.delenv(name, raising=False)
+    assert vars(_parsed("local", [])) == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "stage": "local",
+        "worker": "auto",
+    }
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("WORKER", "0")
+    assert vars(_parsed("local", [])) == {"host": "0.0.0.0", "port": 9001, "stage": "local", "worker": "0"}
+    assert _parsed("local", ["--port", "7000", "--worker", "1"]).port == 7000
+
+
+def test_an_unknown_worker_choice_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        _parsed("local", ["--worker", "maybe"])
+
+
+def test_the_aws_local_script_takes_the_same_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9002")
+    args = run_aws_local.parse_args(["--host", "127.0.0.2"])
+    assert (args.host, args.port, args.stage, args.worker) == ("127.0.0.2", 9002, "aws-local", "auto")
+    assert args.moto_port == 0
