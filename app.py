@@ -144,9 +144,7 @@ def queue_formula_status(formula_id: str) -> Response:
 def queue_report_status(formula_id: str) -> Response:
     services = bootstrap.services()
     body = raw_body()
-    return json_response(
-        200, consumer.report_status(services.store, formula_id, body, now=services.clock.now())
-    )
+    return json_response(200, consumer.report_status(services.store, formula_id, body, now=services.clock()))
 
 
 # ---- Lambda event handlers (AWS backend) --------------------------------------------------------

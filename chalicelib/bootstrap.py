@@ -8,10 +8,11 @@ from the stage's environment (read at that moment), and `use()` installs a prepa
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
 from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue
@@ -85,7 +86,7 @@ def build_memory(
     from chalicelib.adapters.memory.queue import InMemoryQueue
     from chalicelib.adapters.memory.store import InMemoryFormulaStore
 
-    clock = clock or SystemClock()
+    clock = clock or time.time
     queue = queue or InMemoryQueue(
         clock=clock,
         capacity=settings.queue_capacity,
@@ -117,7 +118,7 @@ def build_aws(
 
     if not settings.queue_url or not settings.dead_letter_queue_url:
         raise ConfigError("FI_QUEUE_URL and FI_DEAD_LETTER_QUEUE_URL are required for FI_BACKEND=aws")
-    clock = clock or SystemClock()
+    clock = clock or time.time
     if dynamodb is None or sqs is None:
         import boto3
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 
 IdFactory = Callable[[], str]
 
@@ -54,51 +54,29 @@ def _encode_random(value: int) -> str:
 class UlidFactory:
     """Monotonic ULIDs: within one millisecond the random part is incremented, never re-drawn.
 
-    The random part is kept as its high 70 bits and its low 10 bits (the last two characters),
-    with the text of everything but those last two characters. An increment that does not carry
-    out of the low bits (1023 times in 1024) changes only the low bits: one small-int addition
-    and one table lookup. Anything else (a new millisecond, a carry) takes `_advance`.
+    An increment past the largest random part moves the id into the next millisecond, so ids
+    made by one factory always increase.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
-        self._clock = clock or SystemClock()
-        # SystemClock.now without its frame, as the queue reads it.
-        self._read_clock: Callable[[], float] = (
-            time.time if type(self._clock) is SystemClock else self._clock.now
-        )
+        self._clock: Clock = clock or time.time
         self._lock = threading.Lock()
         self._last_ms = -1
-        self._high = 0
-        """The random part of the last id without its low 10 bits."""
-        self._low = 1023
-        """The low 10 bits of the random part of the last id (1023 before the first, so that the
-        first call takes `_advance`, which draws the first random part)."""
-        self._head_text = ""
-        """The first 24 characters of the last id: its time and ``_high``."""
+        self._random = 0
 
     def __call__(self) -> str:
         with self._lock:
-            ms = int(self._read_clock() * 1000)
-            low = self._low + 1
-            if ms <= self._last_ms and low < 1024:
-                self._low = low
-                return self._head_text + _PAIRS[low]
-            return self._advance(ms)
-
-    def _advance(self, ms: int) -> str:
-        """The next id when the millisecond moved on or the increment carries (lock held)."""
-        if ms <= self._last_ms and self._head_text:
-            ms = self._last_ms
-            value = (self._high << 10 | self._low) + 1
-            if value > _RANDOM_MAX:
-                ms += 1
-                value = int.from_bytes(os.urandom(10), "big") >> 1
-        else:
-            value = int.from_bytes(os.urandom(10), "big") >> 1
-        self._last_ms = ms
-        self._high, self._low = value >> 10, value & 1023
-        self._head_text = (_encode_time(ms) + _encode_random(value))[:24]
-        return self._head_text + _PAIRS[self._low]
+            ms = int(self._clock() * 1000)
+            if ms > self._last_ms:
+                self._random = int.from_bytes(os.urandom(10), "big") >> 1
+            else:
+                ms = self._last_ms
+                self._random += 1
+                if self._random > _RANDOM_MAX:
+                    ms += 1
+                    self._random = int.from_bytes(os.urandom(10), "big") >> 1
+            self._last_ms = ms
+            return _encode_time(ms) + _encode_random(self._random)
 
 
 def is_ulid(value: str) -> bool:

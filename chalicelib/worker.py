@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
 
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.errors import ReceiptHandleError
 from chalicelib.ports import ReceivedMessage
 from chalicelib.services.processing import ProcessingContext, Processor, describe
@@ -87,7 +87,7 @@ class Worker:
         self._wait_seconds = wait_seconds
         self._batch_size = batch_size
         self._backoff = backoff or Backoff()
-        self._clock = clock or SystemClock()
+        self._clock = clock or time.time
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     consumer = HttpConsumer(args.url, api_key=api_key)
     worker = Worker(
         consumer,
-        Processor(registry, HttpStatusSink(args.url, api_key=api_key), SystemClock()),
+        Processor(registry, HttpStatusSink(args.url, api_key=api_key), time.time),
         max_receive_count=args.max_receive_count,
         concurrency=args.concurrency,
         visibility_timeout=args.visibility_timeout,

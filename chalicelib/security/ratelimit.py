@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import dataclass
 
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 
 MAX_TRACKED = 10_000
 
@@ -31,14 +30,13 @@ class RateLimiter:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
         self._clock = clock
-        self._read_clock = time.time if type(clock) is SystemClock else clock.now
         self._rate = rate
         self._burst = float(burst)
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
     def allow(self, principal: str) -> int:
-        now = self._read_clock()
+        now = self._clock()
         with self._lock:
             bucket = self._buckets.get(principal)
             if bucket is None:

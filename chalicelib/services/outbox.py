@@ -115,7 +115,7 @@ class OutboxRelay:
         """Publish the messages a commit just wrote to the outbox (the ``after_commit`` hook)."""
         if not messages:
             return RelayResult()
-        item = OutboxItem(outbox_id_for(messages), self._clock.now(), tuple(messages))
+        item = OutboxItem(outbox_id_for(messages), self._clock(), tuple(messages))
         return self.relay_one(item)
 
     def after_commit(self, messages: list[OutboundMessage]) -> None:
@@ -149,7 +149,7 @@ class OutboxRelay:
 
         A failure to read the outbox raises (`InfrastructureError`); nothing was attempted then.
         """
-        cutoff = self._clock.now() - older_than_seconds
+        cutoff = self._clock() - older_than_seconds
         items = self._outbox.pending(limit=limit, older_than=cutoff)
         result = RelayResult()
         for item in items:

@@ -124,9 +124,7 @@ class Processor:
             return False
         for handler in self._registry.handlers_for(message_type):
             handler(body, context)
-        return self._sink.mark_processed(
-            owner, formula_id, at=self._clock.now(), attempts=context.receive_count
-        )
+        return self._sink.mark_processed(owner, formula_id, at=self._clock(), attempts=context.receive_count)
 
     def record_failure(self, body: Any, context: ProcessingContext, exc: BaseException) -> None:
         """On the last attempt, mark the formula ``failed`` with the error (if it is a formula)."""
@@ -139,7 +137,7 @@ class Processor:
                     owner,
                     formula_id,
                     error=describe(exc),
-                    at=self._clock.now(),
+                    at=self._clock(),
                     attempts=context.receive_count,
                 )
             except NotFound:

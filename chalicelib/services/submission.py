@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from chalicelib import jsonio
 from chalicelib._slots import new_object, slot_setter
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
@@ -113,8 +112,7 @@ class SubmissionService:
     ) -> None:
         self._store = store
         self._idempotency = idempotency
-        # SystemClock.now without its frame, as the queue and the ids read it.
-        self._read_clock: Callable[[], float] = time.time if type(clock) is SystemClock else clock.now
+        self._clock = clock
         self._new_id = new_id
         self._ttl = idempotency_ttl_seconds
         self._lock_seconds = idempotency_lock_seconds
@@ -130,7 +128,7 @@ class SubmissionService:
                     "The batch is too large.",
                 )
             _reject_repeats_within(submission)
-        now = self._read_clock()
+        now = self._clock()
         token: str | None = None
         if idempotency_key is not None:
             begun = self._idempotency.begin(

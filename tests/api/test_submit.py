@@ -121,7 +121,7 @@ def test_same_key_while_in_flight_is_409_with_retry_after(
 
     submission = parse_request_body(json.dumps(SUMMER_BREEZE).encode())
     services.idempotency.begin(
-        "default", "busy", request_hash(submission), now=services.clock.now(), lock_seconds=60
+        "default", "busy", request_hash(submission), now=services.clock(), lock_seconds=60
     )
     response = post(client, SUMMER_BREEZE, key="busy")
     assert response.status_code == 409
@@ -137,9 +137,7 @@ def test_abandoned_in_flight_key_is_taken_over_after_its_lock_period(
     from chalicelib.services.submission import request_hash
 
     submission = parse_request_body(json.dumps(SUMMER_BREEZE).encode())
-    services.idempotency.begin(
-        "default", "crashed", request_hash(submission), now=clock.now(), lock_seconds=60
-    )
+    services.idempotency.begin("default", "crashed", request_hash(submission), now=clock(), lock_seconds=60)
     clock.advance(61)
     assert post(client, SUMMER_BREEZE, key="crashed").status_code == 201
 

@@ -201,7 +201,7 @@ def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, 
     services.submissions._after_commit = None  # a crash right after the commit: nothing published
     created = json.loads(post(client, unique_formula()).body)
     assert queued(aws) == []
-    [item] = relay._outbox.pending(limit=10, older_than=services.clock.now() + 1)
+    [item] = relay._outbox.pending(limit=10, older_than=services.clock() + 1)
     image = aws["dynamodb"].get_item(
         TableName=TABLE,
         Key={"pk": {"S": relay._outbox.partition(item.outbox_id)}, "sk": {"S": item.outbox_id}},

@@ -133,7 +133,7 @@ class Harness:
     service: SubmissionService
 
     def pending(self) -> list[OutboxItem]:
-        return self.store.pending_outbox(limit=100, older_than=self.clock.now() + 1)
+        return self.store.pending_outbox(limit=100, older_than=self.clock() + 1)
 
     def stored(self) -> list[FormulaRecord]:
         return list(self.store.list(OWNER, limit=100, after=None, status=None).items)
@@ -234,8 +234,8 @@ def test_crash_after_publish_before_mark_sent_publishes_again_and_the_consumer_d
         consumer.handle(message_id, body)
     assert sorted(consumer.processed) == sorted(r.id for r in h.stored())
     for formula_id in consumer.processed:
-        assert h.store.mark_processed(OWNER, formula_id, at=h.clock.now()) is True
-        assert h.store.mark_processed(OWNER, formula_id, at=h.clock.now()) is False
+        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()) is True
+        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()) is False
 
 
 def test_failure_midway_through_a_batch_keeps_the_item_for_the_sweep(client: Any) -> None:
@@ -252,11 +252,9 @@ def test_a_retried_transaction_whose_answer_was_lost_succeeds(client: Any) -> No
     h = harness(client, inline_relay=False)
     record = _record(h, 0)
     messages = [OutboundMessage(record.message_id, {"message_id": record.message_id})]
-    token = h.keys.begin(OWNER, "k1", "h1", now=h.clock.now(), lock_seconds=60)
+    token = h.keys.begin(OWNER, "k1", "h1", now=h.clock(), lock_seconds=60)
     assert isinstance(token, KeyAcquired)
-    done = IdempotencyCompletion(
-        OWNER, "k1", token.token, StoredResponse(201, "{}", None), h.clock.now() + 60
-    )
+    done = IdempotencyCompletion(OWNER, "k1", token.token, StoredResponse(201, "{}", None), h.clock() + 60)
     h.store.commit_submission(OWNER, [record], messages, done)
     h.store.commit_submission(OWNER, [record], messages, done)
     assert h.stored() == [record] and len(h.pending()) == 1
@@ -287,7 +285,7 @@ def _record(h: Harness, n: int) -> FormulaRecord:
         materials=(MaterialRecord("Musk", Decimal(n)),),
         fingerprint=f"v1:{n}",
         status=STATUS_QUEUED,
-        created_at=h.clock.now(),
+        created_at=h.clock(),
         message_id=f"evt_{formula_id}",
     )
 

@@ -27,6 +27,7 @@ key's condition -> `RequestInProgress` (lock lost), anything else -> `Infrastruc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
 from chalicelib.adapters.aws.outbox import DynamoOutbox
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.errors import (
     Conflict,
     DuplicateFormula,
@@ -93,7 +94,7 @@ class DynamoFormulaStore:
             client = boto3.client("dynamodb")
         self._client = client
         self._table = table_name
-        self._clock = clock or SystemClock()
+        self._clock = clock or time.time
         self.outbox = DynamoOutbox(client, table_name, shards=outbox_shards)
 
     def commit_submission(
@@ -111,7 +112,7 @@ class DynamoFormulaStore:
             actions += [self._put(_formula_item(record)), self._put(_guard_item(record))]
             kinds += ["formula", "guard"]
         if messages:
-            actions.append(self.outbox.put_action(owner, messages, created_at=self._clock.now()))
+            actions.append(self.outbox.put_action(owner, messages, created_at=self._clock()))
             kinds.append("outbox")
         if completion is not None:
             actions.append(completion_update(self._table, completion))

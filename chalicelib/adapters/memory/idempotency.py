@@ -5,9 +5,10 @@ from __future__ import annotations
 import heapq
 import os
 import threading
+import time
 from dataclasses import dataclass
 
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.errors import IdempotencyKeyReused, RequestInProgress
 from chalicelib.ports import IdempotencyCompletion, KeyAcquired, KeyCompleted, StoredResponse
 
@@ -29,7 +30,7 @@ class InMemoryIdempotencyStore:
     """
 
     def __init__(self, *, clock: Clock | None = None, ttl_seconds: int = 24 * 3600) -> None:
-        self._clock = clock or SystemClock()
+        self._clock = clock or time.time
         self._ttl = ttl_seconds
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._expiries: list[tuple[float, str, str]] = []
@@ -87,5 +88,5 @@ class InMemoryIdempotencyStore:
 
     def __len__(self) -> int:
         with self.lock:
-            now = self._clock.now()
+            now = self._clock()
             return sum(1 for e in self._entries.values() if e.expires_at > now)

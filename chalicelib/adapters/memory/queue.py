@@ -57,7 +57,7 @@ from chalicelib.adapters.memory._queue_state import (
 )
 from chalicelib.adapters.memory._receipts import VERSION, pack
 from chalicelib.adapters.memory._staging import OPEN, StagedMessages
-from chalicelib.clock import Clock, SystemClock
+from chalicelib.clock import Clock
 from chalicelib.errors import QueueArgumentError, QueueFull
 from chalicelib.jsonio import JsonValue, RawJson, dumps
 from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
@@ -139,10 +139,7 @@ class InMemoryQueue(QueueState):
             retention_seconds=retention_seconds,
             dedup_window_seconds=dedup_window_seconds,
         )
-        self._clock: Clock = clock or SystemClock()
-        self._read_clock: Callable[[], float] = (
-            time.time if type(self._clock) is SystemClock else self._clock.now  # SystemClock.now, sans frame
-        )
+        self._clock: Clock = clock or time.time
         self._capacity = capacity
         # Default message ids: 64 random bits drawn once per queue, a dash, then a counter. `send`
         # draws them inline (``_id_prefix`` is "" when an ``id_factory`` is given), staging calls
@@ -201,7 +198,7 @@ class InMemoryQueue(QueueState):
             message_id = self._id_prefix + str(next(self._id_counter))
         else:
             message_id = self._new_id()
-        now = self._read_clock()
+        now = self._clock()
         lock = self._lock
         lock.acquire()
         try:
@@ -269,7 +266,7 @@ class InMemoryQueue(QueueState):
             or not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS
         ):
             _check_receive(max_messages, visibility_timeout, wait_seconds)
-        now = self._read_clock()
+        now = self._clock()
         lock = self._lock
         lock.acquire()
         try:
@@ -333,7 +330,7 @@ class InMemoryQueue(QueueState):
         return taken
 
     def ack(self, receipt_handle: str) -> None:
-        now = self._read_clock()
+        now = self._clock()
         lock = self._lock
         lock.acquire()
         try:
@@ -360,7 +357,7 @@ class InMemoryQueue(QueueState):
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         if type(seconds) is not int or not 0 <= seconds <= MAX_VISIBILITY_SECONDS:
             raise _out_of_range("seconds", 0, MAX_VISIBILITY_SECONDS)
-        now = self._clock.now()
+        now = self._clock()
         with self._lock:
             now = self._sync(now)
             message = self._leases.get(receipt_handle) if type(receipt_handle) is str else None
@@ -372,7 +369,7 @@ class InMemoryQueue(QueueState):
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         _check_limit(limit)
-        now = self._clock.now()
+        now = self._clock()
         with self._lock:
             self._sync(now)
             rows = [
@@ -384,7 +381,7 @@ class InMemoryQueue(QueueState):
     def redrive(self, *, limit: int | None = None) -> int:
         if limit is not None:
             _check_limit(limit)
-        now = self._clock.now()
+        now = self._clock()
         with self._lock:
             now = self._sync(now)
             room = self._capacity - len(self._messages) - self._reserved
@@ -393,7 +390,7 @@ class InMemoryQueue(QueueState):
         return moved
 
     def stats(self) -> QueueStats:
-        now = self._clock.now()
+        now = self._clock()
         with self._lock:
             self._sync(now)
             return QueueStats(
@@ -422,7 +419,7 @@ class InMemoryQueue(QueueState):
         else:
             frozen = freeze(body)
         message_id = self._id_prefix + str(next(self._id_counter)) if self._id_prefix else self._new_id()
-        now = self._read_clock()
+        now = self._clock()
         with self._lock:
             if self._now < now < self._next_due:  # time moved on and nothing fell due: _sync's answer
                 self._now = now
@@ -443,7 +440,7 @@ class InMemoryQueue(QueueState):
         return message_id
 
     def _commit(self, staged: StagedMessages) -> None:
-        now = self._read_clock()
+        now = self._clock()
         pending = staged.pending
         with self._lock:
             if self._now < now < self._next_due:  # as in _stage_one
@@ -484,7 +481,7 @@ class InMemoryQueue(QueueState):
         self._waiting += 1
         try:
             while True:
-                now = self._sync(self._clock.now())
+                now = self._sync(self._clock())
                 taken = self._take(now, limit, visibility)
                 if taken or now >= give_up:
                     return taken

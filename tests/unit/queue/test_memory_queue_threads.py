@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 
 from chalicelib.adapters.memory.queue import InMemoryQueue
-from chalicelib.clock import SystemClock
 
 PRODUCERS = 8
 CONSUMERS = 8
@@ -19,7 +18,7 @@ JOIN_SECONDS = 30
 
 @pytest.mark.slow
 def test_eight_producers_and_eight_consumers_move_every_message_exactly_once() -> None:
-    queue = InMemoryQueue(clock=SystemClock(), capacity=MESSAGES)
+    queue = InMemoryQueue(clock=time.time, capacity=MESSAGES)
     per_producer = MESSAGES // PRODUCERS
     sent: list[list[str]] = [[] for _ in range(PRODUCERS)]
     acked: list[list[tuple[str, int, int]]] = [[] for _ in range(CONSUMERS)]
@@ -76,7 +75,7 @@ def test_eight_producers_and_eight_consumers_move_every_message_exactly_once() -
 @pytest.mark.slow
 def test_a_long_poll_on_the_real_clock_wakes_when_a_lease_runs_out() -> None:
     """No listener tells the queue that real time passed: the wait itself must end at the deadline."""
-    queue = InMemoryQueue(clock=SystemClock())
+    queue = InMemoryQueue(clock=time.time)
     queue.send("x")
     first = queue.receive(visibility_timeout=1)[0]
     started = time.monotonic()
@@ -89,7 +88,7 @@ def test_a_long_poll_on_the_real_clock_wakes_when_a_lease_runs_out() -> None:
 
 @pytest.mark.slow
 def test_staged_commits_race_consumers_without_loss() -> None:
-    queue = InMemoryQueue(clock=SystemClock(), capacity=1_000)
+    queue = InMemoryQueue(clock=time.time, capacity=1_000)
     batches, size = 200, 5
     received: list[str] = []
     committed: list[str] = []

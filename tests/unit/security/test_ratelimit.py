@@ -15,7 +15,7 @@ class SteppingClock:
     def __init__(self, now: float) -> None:
         self.at = now
 
-    def now(self) -> float:
+    def __call__(self) -> float:
         return self.at
 
 

@@ -65,7 +65,7 @@ def test_a_message_is_processed_and_acknowledged(clock: FakeClock) -> None:
     assert worker.run_once() == 1
     record = services.store.get("default", formula_id)
     assert record is not None and record.status == "processed"
-    assert record.processed_at == clock.now() and record.attempts == 1
+    assert record.processed_at == clock() and record.attempts == 1
     stats = services.queue.stats()
     assert (stats.ready, stats.in_flight, stats.acked_total) == (0, 0, 1)
 

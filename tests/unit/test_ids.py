@@ -1,0 +1,81 @@
+"""ULIDs: Crockford base32, time first, monotonic within a factory, unique across threads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib import ids
+from chalicelib.clock import FakeClock, isoformat
+from chalicelib.ids import UlidFactory, is_ulid
+
+
+def crockford(value: int, length: int) -> str:
+    """``length`` Crockford characters of ``value``'s low bits, written out the long way."""
+    chars = []
+    for _ in range(length):
+        chars.append("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+@given(st.integers(min_value=0, max_value=2**48 - 1), st.integers(min_value=0, max_value=2**79 - 1))
+def test_an_id_is_its_millisecond_then_its_random_part(ms: int, value: int) -> None:
+    assert ids._encode_time(ms) + ids._encode_random(value) == crockford(ms, 10) + crockford(value, 16)
+
+
+def test_ids_within_a_millisecond_count_up_from_a_random_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    start = 0x5A5A5 << 50 | 1021
+    monkeypatch.setattr(ids.os, "urandom", lambda n: (start << 1).to_bytes(n, "big"))
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    made = [factory() for _ in range(5)]
+    assert made == [crockford(1_700_000_000_000, 10) + crockford(start + i, 16) for i in range(5)]
+    fake.advance(0.001)
+    assert factory()[:10] == crockford(1_700_000_000_001, 10)
+
+
+def test_the_random_part_rolls_into_the_next_millisecond() -> None:
+    factory = UlidFactory(FakeClock(1_700_000_000.0))
+    first = factory()
+    factory._random = ids._RANDOM_MAX
+    rolled = factory()
+    assert first[:10] == crockford(1_700_000_000_000, 10)
+    assert rolled[:10] == crockford(1_700_000_000_001, 10)
+    assert rolled > first
+
+
+def test_a_clock_that_steps_back_never_makes_a_smaller_id() -> None:
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    first = factory()
+    factory._clock = FakeClock(1_600_000_000.0)
+    assert factory() > first
+
+
+def test_ids_made_by_many_threads_are_unique_and_each_threads_are_increasing() -> None:
+    factory = UlidFactory()
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def make(mine: list[str]) -> None:
+        for _ in range(3000):
+            mine.append(factory())
+
+    threads = [threading.Thread(target=make, args=(mine,)) for mine in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for mine in made for i in mine]
+    assert len(set(every)) == len(every) == 24_000
+    assert all(mine == sorted(mine) for mine in made)
+    assert all(is_ulid(i) for i in every)
+
+
+def test_isoformat_is_rfc3339_utc_with_truncated_milliseconds() -> None:
+    assert isoformat(1_800_000_000.0) == "2027-01-15T08:00:00.000Z"
+    assert isoformat(1_800_000_000.4999) == "2027-01-15T08:00:00.499Z"
+    assert isoformat(-30_610_224_000.0 - 400 * 86_400) == "0998-11-27T00:00:00.000Z"
