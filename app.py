@@ -6,12 +6,12 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Respon
 
 from chalicelib import bootstrap
 from chalicelib.domain import parse_request_body
-from chalicelib.errors import DuplicateFormula, PayloadTooLarge
-from chalicelib.http import openapi
-from chalicelib.http.errors import api_view, response_for
+from chalicelib.errors import PayloadTooLarge
+from chalicelib.http import consumer_api, openapi
+from chalicelib.http.errors import api_view
 from chalicelib.http.middleware import edge, header_map, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
-from chalicelib.services import consumer, queries, views
+from chalicelib.services import queries
 from chalicelib.services.submission import validate_idempotency_key
 
 app = Chalice(app_name="formula-intake")
@@ -64,11 +64,7 @@ def submit_formulas() -> Response:
         header_map(current).get("idempotency-key"), required=settings.require_idempotency_key
     )
     submission = parse_request_body(raw)
-    try:
-        result = services.submissions.submit(principal_of(current), submission, key)
-    except DuplicateFormula as exc:
-        where = {} if exc.existing_id is None else {"Location": views.location(exc.existing_id)}
-        return response_for(exc, where)
+    result = services.submissions.submit(principal_of(current), submission, key)
     headers = {}
     if result.location:
         headers["Location"] = result.location
@@ -96,20 +92,21 @@ def list_formulas() -> Response:
 @app.route("/queue/receive", methods=["POST"])
 @api_view
 def queue_receive() -> Response:
-    return json_response(200, consumer.receive(bootstrap.services().queue, raw_body()))
+    services = bootstrap.services()
+    return json_response(200, consumer_api.receive(services.queue, services.store, raw_body()))
 
 
 @app.route("/queue/ack", methods=["POST"])
 @api_view
 def queue_ack() -> Response:
-    consumer.ack(bootstrap.services().queue, raw_body())
+    consumer_api.ack(bootstrap.services().queue, raw_body())
     return empty_response()
 
 
 @app.route("/queue/nack", methods=["POST"])
 @api_view
 def queue_nack() -> Response:
-    consumer.nack(bootstrap.services().queue, raw_body())
+    consumer_api.nack(bootstrap.services().queue, raw_body())
     return empty_response()
 
 
@@ -123,20 +120,20 @@ def queue_stats() -> Response:
 @api_view
 def queue_dead_letters() -> Response:
     params = query()
-    return json_response(200, consumer.dead_letters(bootstrap.services().queue, params))
+    return json_response(200, consumer_api.dead_letters(bootstrap.services().queue, params))
 
 
 @app.route("/queue/dead-letters/redrive", methods=["POST"])
 @api_view
 def queue_redrive() -> Response:
-    return json_response(200, consumer.redrive(bootstrap.services().queue, raw_body()))
+    return json_response(200, consumer_api.redrive(bootstrap.services().queue, raw_body()))
 
 
 @app.route("/queue/formulas/{formula_id}/status", methods=["GET"])
 @api_view
 def queue_formula_status(formula_id: str) -> Response:
     params = query()
-    return json_response(200, consumer.formula_status(bootstrap.services().store, formula_id, params))
+    return json_response(200, consumer_api.formula_status(bootstrap.services().store, formula_id, params))
 
 
 @app.route("/queue/formulas/{formula_id}/status", methods=["PUT"])
@@ -144,7 +141,9 @@ def queue_formula_status(formula_id: str) -> Response:
 def queue_report_status(formula_id: str) -> Response:
     services = bootstrap.services()
     body = raw_body()
-    return json_response(200, consumer.report_status(services.store, formula_id, body, now=services.clock()))
+    return json_response(
+        200, consumer_api.report_status(services.store, formula_id, body, now=services.clock())
+    )
 
 
 # ---- Lambda event handlers (AWS backend) --------------------------------------------------------
@@ -159,20 +158,20 @@ OUTBOX_STREAM_ARN_PLACEHOLDER = (
 
 @app.on_sqs_message(queue=QUEUE_NAME, batch_size=10)
 def consume_messages(event: SQSEvent) -> None:
-    from chalicelib.services import lambda_events
+    from chalicelib.entrypoints import lambda_handlers
 
-    lambda_events.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
+    lambda_handlers.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
 
 
 @app.on_dynamodb_record(stream_arn=OUTBOX_STREAM_ARN_PLACEHOLDER)
 def relay_outbox(event: DynamoDBEvent) -> None:
-    from chalicelib.services import lambda_events
+    from chalicelib.entrypoints import lambda_handlers
 
-    lambda_events.relay_stream(bootstrap.services(), (record.to_dict() for record in event))
+    lambda_handlers.relay_stream(bootstrap.services(), (record.to_dict() for record in event))
 
 
 @app.schedule("rate(1 minute)")
 def sweep_outbox(event: CloudWatchEvent) -> None:
-    from chalicelib.services import lambda_events
+    from chalicelib.entrypoints import lambda_handlers
 
-    lambda_events.sweep(bootstrap.services())
+    lambda_handlers.sweep(bootstrap.services())

@@ -97,7 +97,7 @@ def _stages(services: bootstrap.Services, client: Client, quick: bool) -> dict[s
     submitted = submissions.submit("bench-stages", parse_request_body(_body("Message Oil")), None)
     record = store.get("bench-stages", (submitted.location or "").rsplit("/", 1)[-1])
     assert record is not None
-    message = views.new_formula_json(record)[1]  # what a submission publishes
+    message = views.submitted_message(record)  # what a submission publishes
     ids = itertools.count()
 
     def publish() -> None:

@@ -21,7 +21,7 @@ from chalicelib.security.ratelimit import RateLimiter
 from chalicelib.services.submission import SubmissionService
 
 if TYPE_CHECKING:
-    from chalicelib.services.outbox import OutboxRelay
+    from chalicelib.adapters.aws.relay import OutboxRelay
     from chalicelib.worker import Worker
 
 
@@ -65,7 +65,6 @@ def _services(
             new_id=new_id or UlidFactory(clock),
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             idempotency_lock_seconds=settings.idempotency_lock_seconds,
-            after_commit=None if relay is None else relay.after_commit,
             max_batch=max_batch,
         ),
         api_keys=ApiKeys.from_json(settings.api_keys_json),
@@ -114,7 +113,6 @@ def build_aws(
     from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
     from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
     from chalicelib.adapters.aws.sqs import SqsQueue
-    from chalicelib.services.outbox import OutboxRelay
 
     if not settings.queue_url or not settings.dead_letter_queue_url:
         raise ConfigError("FI_QUEUE_URL and FI_DEAD_LETTER_QUEUE_URL are required for FI_BACKEND=aws")
@@ -127,17 +125,16 @@ def build_aws(
             options["endpoint_url"] = settings.aws_endpoint_url
         dynamodb = dynamodb or boto3.client("dynamodb", **options)
         sqs = sqs or boto3.client("sqs", **options)
-    store = DynamoFormulaStore(dynamodb, settings.table_name, clock=clock)
-    idempotency = DynamoIdempotencyStore(
-        dynamodb, settings.table_name, ttl_seconds=settings.idempotency_ttl_seconds
-    )
     queue = SqsQueue(
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
         max_receive_count=settings.queue_max_receive_count,
         client=sqs,
     )
-    relay = OutboxRelay(store.outbox, queue, clock)
+    store = DynamoFormulaStore(dynamodb, settings.table_name, clock=clock, queue=queue)
+    idempotency = DynamoIdempotencyStore(
+        dynamodb, settings.table_name, ttl_seconds=settings.idempotency_ttl_seconds
+    )
     return _services(
         settings,
         clock,
@@ -145,7 +142,7 @@ def build_aws(
         store,
         idempotency,
         new_id=new_id,
-        relay=relay,
+        relay=store.relay,
         max_batch=DynamoFormulaStore.MAX_BATCH,
     )
 

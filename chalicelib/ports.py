@@ -7,11 +7,10 @@ satisfy them structurally, and one contract suite per port runs against every ad
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from chalicelib._slots import new_object, slot_setter
 from chalicelib.jsonio import JsonValue
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ class StagedPublish(Protocol):
     ``send`` validates the message, reserves queue capacity (raising `QueueFull` now, not at
     commit) and returns the message id the message will have; nothing is visible to consumers
     until ``commit``. ``rollback`` releases the reservations. Exactly one of the two is called.
-    A body is taken as `MessageQueue.send` takes it (a `jsonio.RawJson` included).
+    A body is taken as `MessageQueue.send` takes it.
     """
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str: ...
@@ -95,9 +94,7 @@ class MessageQueue(Protocol):
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         """Enqueue ``body`` and return its message id.
 
-        ``body`` is any JSON value, or a `chalicelib.jsonio.RawJson` holding the text
-        `jsonio.dumps` writes for one: that is sent as the value would be (same text, same size
-        limit), and consumers receive the parsed value either way.
+        ``body`` is any JSON value (`chalicelib.jsonio.JsonValue`, decimals exact).
 
         A second send with the same ``dedup_id`` within the deduplication window is accepted but
         not enqueued again, and returns the first message's id even if that one was acknowledged.
@@ -187,47 +184,6 @@ class FormulaRecord:
     attempts: int = 0
 
 
-def queued_record(
-    formula_id: str,
-    owner: str,
-    name: str,
-    materials: tuple[StoredMaterial, ...],
-    fingerprint: str,
-    created_at: float,
-    message_id: str,
-) -> FormulaRecord:
-    """``FormulaRecord(formula_id, owner, name, materials, fingerprint, STATUS_QUEUED, created_at,
-    message_id)``: a new formula's record, built through its slots (`chalicelib._slots`)."""
-    record = new_object(FormulaRecord)
-    _set_id(record, formula_id)
-    _set_owner(record, owner)
-    _set_name(record, name)
-    _set_materials(record, materials)
-    _set_fingerprint(record, fingerprint)
-    _set_status(record, STATUS_QUEUED)
-    _set_created_at(record, created_at)
-    _set_message_id(record, message_id)
-    _set_processed_at(record, None)
-    _set_last_error(record, None)
-    _set_attempts(record, 0)
-    return record
-
-
-(
-    _set_id,
-    _set_owner,
-    _set_name,
-    _set_materials,
-    _set_fingerprint,
-    _set_status,
-    _set_created_at,
-    _set_message_id,
-    _set_processed_at,
-    _set_last_error,
-    _set_attempts,
-) = [slot_setter(FormulaRecord, f.name) for f in fields(FormulaRecord)]
-
-
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A message to publish with a formula; ``message_id`` is stable per formula (dedup key)."""
@@ -236,15 +192,13 @@ class OutboundMessage:
     body: JsonValue
 
 
-def outbound_message(message_id: str, body: JsonValue) -> OutboundMessage:
-    """``OutboundMessage(message_id, body)``, built through its slots (`chalicelib._slots`)."""
-    message = new_object(OutboundMessage)
-    _set_outbound_id(message, message_id)
-    _set_outbound_body(message, body)
-    return message
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What a status report did: ``changed`` is False for a repeat (or a processed formula), and
+    ``record`` is the formula as it now stands."""
 
-
-_set_outbound_id, _set_outbound_body = [slot_setter(OutboundMessage, f.name) for f in fields(OutboundMessage)]
+    changed: bool
+    record: FormulaRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,13 +293,50 @@ class FormulaStore(Protocol):
         """The owner's formulas in creation order, starting after id ``after``."""
         ...
 
-    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> bool:
-        """Set status ``processed`` (and the delivery attempt that did it); False if it already was.
+    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> StatusChange:
+        """Set status ``processed`` (and the delivery attempt that did it); unchanged if it already was.
 
         Idempotent: a processed formula stays processed. Raises `NotFound` if absent.
         """
         ...
 
-    def mark_failed(self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1) -> bool:
-        """Set status ``failed`` with the last error unless already processed; True if changed."""
+    def mark_failed(
+        self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1
+    ) -> StatusChange:
+        """Set status ``failed`` with the last error unless already processed."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Transactional outbox (AWS backend): messages committed with their formulas, published after
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """The messages of one committed submission, waiting to be published."""
+
+    outbox_id: str
+    created_at: float
+    messages: tuple[OutboundMessage, ...]
+
+
+def outbox_id_for(messages: Sequence[OutboundMessage]) -> str:
+    """The outbox id of a submission's messages: its first message id (unique, stable)."""
+    return messages[0].message_id
+
+
+class Outbox(Protocol):
+    """Durable pending messages, written in the same transaction as their formulas."""
+
+    def pending(self, *, limit: int, older_than: float) -> list[OutboxItem]:
+        """Up to ``limit`` pending items created at or before ``older_than`` (epoch seconds)."""
+        ...
+
+    def get(self, outbox_id: str) -> OutboxItem | None:
+        """The pending item, or None once it was marked sent (or never existed)."""
+        ...
+
+    def mark_sent(self, outbox_id: str) -> None:
+        """Forget the item; idempotent."""
         ...

@@ -1,9 +1,8 @@
 """The worker: receive, process, acknowledge; release with a backoff on failure.
 
-Runs in-process beside the dev server (in-memory backend, `make run`), or standalone against a
-running API through its consumer endpoints::
-
-    python -m chalicelib.worker --url http://127.0.0.1:8000 --concurrency 4
+Runs in-process beside the dev server (in-memory backend, `make run`), in the Lambda SQS
+consumer, or standalone against a running API through its consumer endpoints
+(`chalicelib.entrypoints.worker`).
 
 Each message is processed at least once: success acks it; a failure releases it (a visibility
 change) after an exponential backoff, so it is redelivered with ``receive_count + 1``; on the
@@ -15,16 +14,11 @@ unfinished message is always redelivered. One JSON log line per message, without
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import signal
-import sys
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Protocol
 
 from chalicelib.clock import Clock
@@ -172,53 +166,3 @@ class Worker:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from chalicelib.adapters.http_consumer import HttpConsumer, HttpStatusSink
-    from chalicelib.services.processing import HandlerRegistry, load_plugins
-
-    parser = argparse.ArgumentParser(description="Process formula-intake messages from a running API.")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the API")
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--visibility-timeout", type=int, default=30)
-    parser.add_argument("--wait-seconds", type=int, default=5)
-    parser.add_argument("--max-receive-count", type=int, default=5)
-    parser.add_argument("--backoff-base", type=int, default=1)
-    parser.add_argument("--plugins", default="", help="extra steps: module:function[,module:function]")
-    parser.add_argument("--api-key", default=None, help="API key (or set FI_API_KEY)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
-
-    import os
-
-    api_key = args.api_key or os.environ.get("FI_API_KEY")
-    registry = HandlerRegistry()
-    load_plugins(registry, args.plugins)
-    consumer = HttpConsumer(args.url, api_key=api_key)
-    worker = Worker(
-        consumer,
-        Processor(registry, HttpStatusSink(args.url, api_key=api_key), time.time),
-        max_receive_count=args.max_receive_count,
-        concurrency=args.concurrency,
-        visibility_timeout=args.visibility_timeout,
-        wait_seconds=args.wait_seconds,
-        backoff=Backoff(base=args.backoff_base),
-    )
-    stopped = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    worker.start()
-    log.info(json.dumps({"event": "worker_started", "url": args.url, "concurrency": args.concurrency}))
-    stopped.wait()
-    clean = worker.stop(timeout=args.wait_seconds + args.visibility_timeout)
-    log.info(json.dumps({"event": "worker_stopped", "clean": clean}))
-    return 0 if clean else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -118,9 +118,9 @@ class Sweeper:
         self._thread = threading.Thread(target=self._loop, name="outbox-sweeper", daemon=True)
 
     def sweep_once(self) -> None:
-        from chalicelib.services import lambda_events
+        from chalicelib.entrypoints import lambda_handlers
 
-        result = lambda_events.sweep(self._services, older_than_seconds=self._interval)
+        result = lambda_handlers.sweep(self._services, older_than_seconds=self._interval)
         if result.completed:
             log.info("outbox sweep published %d message(s)", result.messages_sent)
 

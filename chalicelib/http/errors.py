@@ -21,6 +21,7 @@ from chalice.app import Response
 
 from chalicelib import errors
 from chalicelib.http.responses import error_response
+from chalicelib.services import views
 
 log = logging.getLogger("formula_intake.http")
 
@@ -63,6 +64,8 @@ def status_for(exc: errors.FormulaIntakeError) -> int:
 def response_for(exc: errors.FormulaIntakeError, headers: dict[str, str] | None = None) -> Response:
     """The error response for a domain error, with ``Retry-After`` where a retry makes sense."""
     out = dict(headers or {})
+    if isinstance(exc, errors.DuplicateFormula) and exc.existing_id is not None:
+        out["Location"] = views.location(exc.existing_id)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         out["Retry-After"] = str(retry_after)

@@ -343,6 +343,14 @@ def response_schemas() -> dict[str, Schema]:
                             "sent_at": epoch,
                             "first_received_at": epoch,
                             "body": ref("FormulaSubmittedMessage"),
+                            "formula_status": {
+                                "type": ["string", "null"],
+                                "enum": ["queued", "processed", "failed", None],
+                                "description": (
+                                    "For a formula.submitted message: the formula's status now "
+                                    "(null if it no longer exists), so a worker skips processed ones."
+                                ),
+                            },
                         },
                         [
                             "message_id",

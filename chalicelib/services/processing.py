@@ -157,7 +157,7 @@ class StoreStatusSink:
         return record.status == STATUS_PROCESSED
 
     def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int) -> bool:
-        return self._store.mark_processed(owner, formula_id, at=at, attempts=attempts)
+        return self._store.mark_processed(owner, formula_id, at=at, attempts=attempts).changed
 
     def mark_failed(self, owner: str, formula_id: str, *, error: str, at: float, attempts: int) -> bool:
-        return self._store.mark_failed(owner, formula_id, error=error, at=at, attempts=attempts)
+        return self._store.mark_failed(owner, formula_id, error=error, at=at, attempts=attempts).changed

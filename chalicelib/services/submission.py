@@ -6,10 +6,10 @@ The flow of `SubmissionService.submit`:
 2. With an Idempotency-Key: ``begin`` the key. A completed request with the same body is
    replayed as it was first answered; another body is `IdempotencyKeyReused`; a request still
    running is `RequestInProgress`.
-3. Build the records, their messages and the response, and hand everything to
-   `FormulaStore.commit_submission`, which stores formulas, guards, the completed key and the
-   messages all or nothing. Each formula's 201 text and message text are written together from
-   one template (`views.new_formula_json`); the message goes to the store as a `jsonio.RawJson`.
+3. Build the records, their messages (as data) and the response, and hand everything to
+   `FormulaStore.commit_submission`, the unit of work: it stores formulas, guards, the completed
+   key and the messages all or nothing. How the messages then reach the queue (staged into the
+   in-memory queue, or an outbox relayed to SQS) is the store adapter's business.
 4. On any failure the key's lock is released, so a retry runs again from the start.
 """
 
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from chalicelib import jsonio
-from chalicelib._slots import new_object, slot_setter
 from chalicelib.clock import Clock
 from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
 from chalicelib.ports import (
+    STATUS_QUEUED,
     FormulaRecord,
     FormulaStore,
     IdempotencyCompletion,
@@ -34,8 +33,6 @@ from chalicelib.ports import (
     KeyCompleted,
     OutboundMessage,
     StoredResponse,
-    outbound_message,
-    queued_record,
 )
 from chalicelib.services import views
 
@@ -52,21 +49,6 @@ class SubmitResult:
     body: str
     location: str | None
     replayed: bool = False
-
-
-def _created(body: str, location: str | None) -> SubmitResult:
-    """``SubmitResult(201, body, location)``, built through its slots (`chalicelib._slots`)."""
-    result = new_object(SubmitResult)
-    _set_status(result, 201)
-    _set_body(result, body)
-    _set_location(result, location)
-    _set_replayed(result, False)
-    return result
-
-
-_set_status, _set_body, _set_location, _set_replayed = [
-    slot_setter(SubmitResult, f.name) for f in fields(SubmitResult)
-]
 
 
 def validate_idempotency_key(key: str | None, *, required: bool) -> str | None:
@@ -107,7 +89,6 @@ class SubmissionService:
         new_id: IdFactory,
         idempotency_ttl_seconds: int = 24 * 3600,
         idempotency_lock_seconds: int = 60,
-        after_commit: Callable[[list[OutboundMessage]], None] | None = None,
         max_batch: int | None = None,
     ) -> None:
         self._store = store
@@ -116,7 +97,6 @@ class SubmissionService:
         self._new_id = new_id
         self._ttl = idempotency_ttl_seconds
         self._lock_seconds = idempotency_lock_seconds
-        self._after_commit = after_commit
         self._max_batch = max_batch
 
     def submit(self, owner: str, submission: Submission, idempotency_key: str | None) -> SubmitResult:
@@ -140,21 +120,13 @@ class SubmissionService:
             token = begun.token
         try:
             records = [self._record(owner, formula, now) for formula in formulas]
+            messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
             if submission.is_batch:
-                texts = [views.new_formula_json(r) for r in records]
-                messages = [OutboundMessage(r.message_id, t[1]) for r, t in zip(records, texts, strict=True)]
-                body = '{"formulas":[' + ",".join([t[0] for t in texts]) + "]}"
+                body = jsonio.dumps({"formulas": [views.formula_resource(r) for r in records]})
                 where = None
             else:
-                record = records[0]
-                body, message = views.new_formula_json(record)
-                messages = [outbound_message(record.message_id, message)]
-                where = views.location(record.id)
-            if self._after_commit is not None:
-                # The hook hands the messages on (to a relay, and whatever it publishes to),
-                # which may read them as values: give it dicts. Without a hook only the store
-                # sees them, and it takes a `jsonio.RawJson` as the value it stands for.
-                messages = [OutboundMessage(r.message_id, views.submitted_message(r)) for r in records]
+                body = jsonio.dumps(views.formula_resource(records[0]))
+                where = views.location(records[0].id)
             completion = None
             if token is not None and idempotency_key is not None:
                 completion = IdempotencyCompletion(
@@ -169,9 +141,7 @@ class SubmissionService:
             if idempotency_key is not None and token is not None:
                 self._release_quietly(owner, idempotency_key, token)
             raise
-        if self._after_commit is not None:
-            self._after_commit(messages)
-        return _created(body, where)
+        return SubmitResult(201, body, where)
 
     def _release_quietly(self, owner: str, key: str, token: str) -> None:
         """Release the key without hiding the error that made us release it.
@@ -185,14 +155,15 @@ class SubmissionService:
 
     def _record(self, owner: str, formula: Formula, now: float) -> FormulaRecord:
         formula_id = self._new_id()
-        return queued_record(
-            formula_id,
-            owner,
-            formula.name,
-            formula.materials,  # immutable Materials: the record holds them as they are
-            formula.fingerprint,
-            now,
-            views.message_id_for(formula_id),
+        return FormulaRecord(
+            id=formula_id,
+            owner=owner,
+            name=formula.name,
+            materials=formula.materials,  # immutable Materials: the record holds them as they are
+            fingerprint=formula.fingerprint,
+            status=STATUS_QUEUED,
+            created_at=now,
+            message_id=views.message_id_for(formula_id),
         )
 
 

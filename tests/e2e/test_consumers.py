@@ -85,7 +85,7 @@ class WorkerProcess:
         cmd = [
             sys.executable,
             "-m",
-            "chalicelib.worker",
+            "chalicelib.entrypoints.worker",
             "--url",
             f"http://127.0.0.1:{server.port}",
             "--plugins",

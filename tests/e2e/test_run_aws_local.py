@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from chalicelib.adapters.aws import sqs_setup, tables
-from chalicelib.services.outbox import RelayResult
+from chalicelib.adapters.aws.relay import RelayResult
 from scripts import run_aws_local
 from tests.e2e.server import PROJECT_DIR, LocalServer, free_port
 

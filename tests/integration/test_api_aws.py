@@ -198,7 +198,7 @@ def test_lambda_batch_with_a_failure_raises_and_keeps_only_the_failed_message(
 def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, aws: dict[str, Any]) -> None:
     services = aws["services"]
     relay = services.relay
-    services.submissions._after_commit = None  # a crash right after the commit: nothing published
+    services.store.relay = None  # a crash right after the commit: nothing published
     created = json.loads(post(client, unique_formula()).body)
     assert queued(aws) == []
     [item] = relay._outbox.pending(limit=10, older_than=services.clock() + 1)

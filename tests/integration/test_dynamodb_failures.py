@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
 from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.outbox import MAX_MESSAGE_BYTES, DynamoOutbox, decode_image
+from chalicelib.adapters.aws.relay import OutboxRelay
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK, cloudformation_properties
 from chalicelib.clock import FakeClock
 from chalicelib.domain import Submission, parse_document
@@ -34,9 +35,9 @@ from chalicelib.ports import (
     KeyAcquired,
     MaterialRecord,
     OutboundMessage,
+    OutboxItem,
     StoredResponse,
 )
-from chalicelib.services.outbox import OutboxItem, OutboxRelay
 from chalicelib.services.submission import SubmissionService
 from tests.conftest import unique_formula
 from tests.integration.aws_dynamo_fixtures import (  # noqa: F401
@@ -145,13 +146,8 @@ def harness(client: Any, *, inline_relay: bool = True, outbox: Any = None) -> Ha
     keys = DynamoIdempotencyStore(client, TABLE)
     queue = FakeQueue()
     relay = OutboxRelay(outbox or store.outbox, queue, clock)
-    service = SubmissionService(
-        store,
-        keys,
-        clock=clock,
-        new_id=UlidFactory(clock),
-        after_commit=relay.after_commit if inline_relay else None,
-    )
+    store.relay = relay if inline_relay else None
+    service = SubmissionService(store, keys, clock=clock, new_id=UlidFactory(clock))
     return Harness(clock, store, keys, queue, relay, service)
 
 
@@ -197,7 +193,7 @@ def test_queue_failure_leaves_the_outbox_pending_and_a_sweep_publishes_once(
 ) -> None:
     h = harness(client)
     h.queue.fail_calls = {1}
-    with caplog.at_level(logging.ERROR, logger="chalicelib.services.outbox"):
+    with caplog.at_level(logging.ERROR, logger="chalicelib.adapters.aws.relay"):
         assert h.service.submit(OWNER, submission(2), None).status == 201
     assert "stays pending" in caplog.text
     assert len(h.stored()) == 2 and h.queue.sent == [] and len(h.pending()) == 1
@@ -234,8 +230,8 @@ def test_crash_after_publish_before_mark_sent_publishes_again_and_the_consumer_d
         consumer.handle(message_id, body)
     assert sorted(consumer.processed) == sorted(r.id for r in h.stored())
     for formula_id in consumer.processed:
-        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()) is True
-        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()) is False
+        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()).changed is True
+        assert h.store.mark_processed(OWNER, formula_id, at=h.clock()).changed is False
 
 
 def test_failure_midway_through_a_batch_keeps_the_item_for_the_sweep(client: Any) -> None:

@@ -223,13 +223,13 @@ def test_list_filters_by_status(backend: Backend) -> None:
 
 def test_mark_processed_is_idempotent_and_terminal(backend: Backend) -> None:
     record = backend.add(ALICE, "v1:a")
-    assert backend.store.mark_failed(ALICE, record.id, error="first", at=T0 + 1, attempts=1) is True
-    assert backend.store.mark_failed(ALICE, record.id, error="second", at=T0 + 2, attempts=2) is True
+    assert backend.store.mark_failed(ALICE, record.id, error="first", at=T0 + 1, attempts=1).changed is True
+    assert backend.store.mark_failed(ALICE, record.id, error="second", at=T0 + 2, attempts=2).changed is True
     failed = replace(record, status=STATUS_FAILED, last_error="second", attempts=2)
     assert backend.store.get(ALICE, record.id) == failed
-    assert backend.store.mark_processed(ALICE, record.id, at=T0 + 3, attempts=3) is True
-    assert backend.store.mark_processed(ALICE, record.id, at=T0 + 4, attempts=4) is False
-    assert backend.store.mark_failed(ALICE, record.id, error="late", at=T0 + 5) is False
+    assert backend.store.mark_processed(ALICE, record.id, at=T0 + 3, attempts=3).changed is True
+    assert backend.store.mark_processed(ALICE, record.id, at=T0 + 4, attempts=4).changed is False
+    assert backend.store.mark_failed(ALICE, record.id, error="late", at=T0 + 5).changed is False
     expected = replace(record, status=STATUS_PROCESSED, processed_at=T0 + 3, last_error=None, attempts=3)
     assert backend.store.get(ALICE, record.id) == expected
 

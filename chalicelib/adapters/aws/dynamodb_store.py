@@ -19,6 +19,11 @@ what was submitted. No value ever passes through ``float``.
 - one ``Put`` of the submission's outbox item with all its messages (`DynamoOutbox`);
 - with an Idempotency-Key, the ``Update`` completing it, conditioned on our lock token.
 
+Once the transaction has committed, the store hands the messages to its `OutboxRelay` (when it
+was given a queue), which publishes them and deletes the outbox item; a failure there is left
+to the stream relay and the sweeper. The caller sees one unit of work, as with the in-memory
+store.
+
 A transaction holds at most 100 actions, so at most `DynamoFormulaStore.MAX_BATCH` = 49 formulas
 (2 x 49 + outbox + key). A cancelled transaction is explained from its CancellationReasons:
 a failed guard -> `DuplicateFormula` (every conflicting index, read back from the guards), the
@@ -38,6 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
 from chalicelib.adapters.aws.outbox import DynamoOutbox
+from chalicelib.adapters.aws.relay import MessageSender, OutboxRelay
 from chalicelib.clock import Clock
 from chalicelib.errors import (
     Conflict,
@@ -54,9 +60,10 @@ from chalicelib.ports import (
     IdempotencyCompletion,
     MaterialRecord,
     OutboundMessage,
+    OutboxItem,
     Page,
+    StatusChange,
 )
-from chalicelib.services.outbox import OutboxItem
 
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _ABSENT = "attribute_not_exists(#pk)"
@@ -86,8 +93,13 @@ class DynamoFormulaStore:
         *,
         clock: Clock | None = None,
         outbox_shards: int = 4,
+        queue: MessageSender | None = None,
     ) -> None:
-        """``client``: a low-level boto3 DynamoDB client (None: one from the environment)."""
+        """``client``: a low-level boto3 DynamoDB client (None: one from the environment).
+
+        ``queue``: where committed messages are published (None: they wait in the outbox for a
+        relay elsewhere, as in tests of the store alone).
+        """
         if client is None:
             import boto3
 
@@ -96,6 +108,7 @@ class DynamoFormulaStore:
         self._table = table_name
         self._clock = clock or time.time
         self.outbox = DynamoOutbox(client, table_name, shards=outbox_shards)
+        self.relay = None if queue is None else OutboxRelay(self.outbox, queue, self._clock)
 
     def commit_submission(
         self,
@@ -104,6 +117,18 @@ class DynamoFormulaStore:
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
     ) -> None:
+        self._write(owner, records, messages, completion)
+        if self.relay is not None and messages:
+            self.relay.publish_pending(messages)
+
+    def _write(
+        self,
+        owner: str,
+        records: Sequence[FormulaRecord],
+        messages: Sequence[OutboundMessage],
+        completion: IdempotencyCompletion | None,
+    ) -> None:
+        """The one transaction of a submission (see the module docstring)."""
         if len(records) > self.MAX_BATCH:
             raise ValueError(f"at most {self.MAX_BATCH} formulas fit in one transaction, got {len(records)}")
         actions: list[dict[str, Any]] = []
@@ -189,7 +214,7 @@ class DynamoFormulaStore:
         page = items[:limit]
         return Page(tuple(page), page[-1].id if len(items) > limit else None)
 
-    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> bool:
+    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> StatusChange:
         return self._set_status(
             owner,
             formula_id,
@@ -197,7 +222,9 @@ class DynamoFormulaStore:
             {":new": {"S": STATUS_PROCESSED}, ":at": _n(at), ":attempts": {"N": str(attempts)}},
         )
 
-    def mark_failed(self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1) -> bool:
+    def mark_failed(
+        self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1
+    ) -> StatusChange:
         return self._set_status(
             owner,
             formula_id,
@@ -211,16 +238,21 @@ class DynamoFormulaStore:
     def mark_outbox_sent(self, outbox_id: str) -> None:
         self.outbox.mark_sent(outbox_id)
 
-    def _set_status(self, owner: str, formula_id: str, update: str, values: dict[str, Any]) -> bool:
-        """Apply ``update`` unless the formula is processed (terminal); NotFound if absent."""
+    def _set_status(self, owner: str, formula_id: str, update: str, values: dict[str, Any]) -> StatusChange:
+        """Apply ``update`` unless the formula is processed (terminal); NotFound if absent.
+
+        One call either way: the new item comes back from the update, the old one from the
+        failed condition.
+        """
         try:
-            self._client.update_item(
+            response = self._client.update_item(
                 TableName=self._table,
                 Key=tables.formula_key(owner, formula_id),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(#pk) AND #status <> :processed",
                 ExpressionAttributeNames={"#pk": tables.PK, "#status": "status"},
                 ExpressionAttributeValues={**values, ":processed": {"S": STATUS_PROCESSED}},
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except _BOTO_ERRORS as exc:
@@ -228,8 +260,8 @@ class DynamoFormulaStore:
                 raise _unavailable(exc) from exc
             if "Item" not in exc.response:
                 raise NotFound(f"No formula {formula_id}.") from None
-            return False
-        return True
+            return StatusChange(False, _record(exc.response["Item"]))
+        return StatusChange(True, _record(response["Attributes"]))
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {

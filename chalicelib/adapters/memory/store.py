@@ -21,6 +21,7 @@ import bisect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
 from chalicelib.errors import Conflict, DuplicateFormula, NotFound, RequestInProgress
@@ -32,6 +33,7 @@ from chalicelib.ports import (
     MessageQueue,
     OutboundMessage,
     Page,
+    StatusChange,
 )
 
 StepHook = Callable[[str], None]
@@ -149,25 +151,24 @@ class InMemoryFormulaStore:
                 items.append(record)
             return Page(tuple(items), items[-1].id if more else None)
 
-    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> bool:
-        with self._lock:
-            record = self._require(owner, formula_id)
-            if record.status == STATUS_PROCESSED:
-                return False
-            self._partitions[owner].formulas[formula_id] = replace(
-                record, status=STATUS_PROCESSED, processed_at=at, last_error=None, attempts=attempts
-            )
-            return True
+    def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> StatusChange:
+        return self._set_status(
+            owner, formula_id, status=STATUS_PROCESSED, processed_at=at, last_error=None, attempts=attempts
+        )
 
-    def mark_failed(self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1) -> bool:
+    def mark_failed(
+        self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1
+    ) -> StatusChange:
+        return self._set_status(owner, formula_id, status=STATUS_FAILED, last_error=error, attempts=attempts)
+
+    def _set_status(self, owner: str, formula_id: str, **changes: Any) -> StatusChange:
+        """Apply ``changes`` unless the formula is processed (terminal); NotFound if absent."""
         with self._lock:
             record = self._require(owner, formula_id)
             if record.status == STATUS_PROCESSED:
-                return False
-            self._partitions[owner].formulas[formula_id] = replace(
-                record, status=STATUS_FAILED, last_error=error, attempts=attempts
-            )
-            return True
+                return StatusChange(False, record)
+            record = self._partitions[owner].formulas[formula_id] = replace(record, **changes)
+            return StatusChange(True, record)
 
     def _require(self, owner: str, formula_id: str) -> FormulaRecord:
         record = self._partitions.get(owner, _NO_PARTITION).formulas.get(formula_id)

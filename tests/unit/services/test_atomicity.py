@@ -8,7 +8,7 @@ commit) everything is, and a retry with the same Idempotency-Key replays the ans
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -31,17 +31,25 @@ class Boom(RuntimeError):
 class Harness:
     """A store whose commit fails once at a chosen step, plus what it wrote."""
 
-    def __init__(
-        self, clock: FakeClock, fail_at: str | None = None, after_commit: Callable[..., None] | None = None
-    ):
+    def __init__(self, clock: FakeClock, fail_at: str | None = None, lose_answer: int = 0):
         self.fail_at = fail_at
+        self.lose_answer = lose_answer
         self.steps: list[str] = []
         self.queue = InMemoryQueue(clock=clock)
         self.idempotency = InMemoryIdempotencyStore(clock=clock)
         self.store = InMemoryFormulaStore(self.queue, self.idempotency, on_step=self.on_step)
-        self.service = SubmissionService(
-            self.store, self.idempotency, clock=clock, new_id=UlidFactory(clock), after_commit=after_commit
-        )
+        self.service = SubmissionService(self, self.idempotency, clock=clock, new_id=UlidFactory(clock))
+
+    def commit_submission(self, *args: Any) -> None:
+        """The store's unit of work; the first ``lose_answer`` commits succeed, then raise (a
+        response lost after the write, as a timeout after DynamoDB committed would be)."""
+        self.store.commit_submission(*args)
+        if self.lose_answer:
+            self.lose_answer -= 1
+            raise Boom("answer lost after commit")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
     def on_step(self, step: str) -> None:
         self.steps.append(step)
@@ -81,14 +89,7 @@ def test_failure_at_each_step_leaves_nothing_and_a_retry_succeeds_once(
 
 
 def test_failure_after_commit_keeps_both_and_the_key_replays(clock: FakeClock) -> None:
-    calls = []
-
-    def fail_once(messages: object) -> None:
-        calls.append(messages)
-        if len(calls) == 1:
-            raise Boom("after commit")
-
-    harness = Harness(clock, after_commit=fail_once)
+    harness = Harness(clock, lose_answer=1)
     doc = submission(1)
     with pytest.raises(Boom):
         harness.service.submit("default", doc, "k")

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.adapters.aws.outbox import decode_image
+from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, build_worker
-from chalicelib.services.outbox import OutboxRelay, RelayResult
 
 log = logging.getLogger("formula_intake.lambda")
 

@@ -1,10 +1,14 @@
 """The outbox relay: publish what a committed submission left in the outbox, then mark it sent.
 
+This is how messages reach the queue on the AWS backend; the submission service does not know
+it exists (it hands records and messages to `FormulaStore.commit_submission`, and
+`DynamoFormulaStore` publishes right after its transaction commits).
+
 On the AWS backend a submission's messages cannot be sent to SQS inside the DynamoDB
 transaction, so the transaction writes them into an *outbox item* instead: once a formula is
 stored, its message is durably waiting to be published. The relay moves outbox items to the queue
 
-- right after the commit (`OutboxRelay.after_commit`, the submission service's hook),
+- right after the commit (`OutboxRelay.publish_pending`, called by `DynamoFormulaStore`),
 - from the table's stream (`OutboxRelay.relay_if_pending` with the id in the new image), and
 - by a periodic `OutboxRelay.sweep` of items older than a grace period, which catches whatever
   the other two missed (a crash between commit and publish, a queue outage).
@@ -31,7 +35,7 @@ from typing import Protocol
 
 from chalicelib.clock import Clock
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import OutboundMessage
+from chalicelib.ports import OutboundMessage, Outbox, OutboxItem, outbox_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -39,40 +43,10 @@ DEFAULT_SWEEP_AGE_SECONDS = 60
 """Items younger than this are left to the inline relay, so a sweep does not race it."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """The messages of one committed submission, waiting to be published."""
-
-    outbox_id: str
-    created_at: float
-    messages: tuple[OutboundMessage, ...]
-
-
-class Outbox(Protocol):
-    """Durable pending messages (`chalicelib.adapters.aws.outbox.DynamoOutbox`)."""
-
-    def pending(self, *, limit: int, older_than: float) -> list[OutboxItem]:
-        """Up to ``limit`` pending items created at or before ``older_than`` (epoch seconds)."""
-        ...
-
-    def get(self, outbox_id: str) -> OutboxItem | None:
-        """The pending item, or None once it was marked sent (or never existed)."""
-        ...
-
-    def mark_sent(self, outbox_id: str) -> None:
-        """Forget the item; idempotent."""
-        ...
-
-
 class MessageSender(Protocol):
     """The one queue operation the relay needs (every `MessageQueue` has it)."""
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str: ...
-
-
-def outbox_id_for(messages: Sequence[OutboundMessage]) -> str:
-    """The outbox id of a submission's messages: its first message id (unique, stable)."""
-    return messages[0].message_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +86,11 @@ class OutboxRelay:
         self._clock = clock
 
     def publish_pending(self, messages: Sequence[OutboundMessage]) -> RelayResult:
-        """Publish the messages a commit just wrote to the outbox (the ``after_commit`` hook)."""
+        """Publish the messages a commit just wrote to the outbox; a failure leaves them to the sweep."""
         if not messages:
             return RelayResult()
         item = OutboxItem(outbox_id_for(messages), self._clock(), tuple(messages))
         return self.relay_one(item)
-
-    def after_commit(self, messages: list[OutboundMessage]) -> None:
-        """`SubmissionService`'s hook: publish now; a failure is logged and left to the sweep."""
-        self.publish_pending(messages)
 
     def relay_if_pending(self, outbox_id: str) -> RelayResult:
         """Relay the item only if it is still pending (a stream record may arrive after it was sent).

@@ -1,0 +1,1 @@
+"""Entry points: the Lambda event handlers, the standalone worker and the dev servers."""

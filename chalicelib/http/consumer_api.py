@@ -1,0 +1,83 @@
+"""The consumer endpoints' requests: parse and check each body or query, then call the use case.
+
+Every problem is reported at once as a `ValidationError` naming its field (`Fields`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import FieldError
+from chalicelib.http.params import Fields
+from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, FormulaStore, MessageQueue
+from chalicelib.services import consumer
+from chalicelib.services.consumer import MAX_VISIBILITY
+
+
+def receive(queue: MessageQueue, store: FormulaStore, raw: bytes | None) -> dict[str, Any]:
+    fields = Fields.from_body(raw, allowed={"max_messages", "visibility_timeout", "wait_seconds"})
+    max_messages = fields.integer("max_messages", low=1, high=10, default=1)
+    visibility = fields.integer("visibility_timeout", low=0, high=MAX_VISIBILITY, default=30)
+    wait = fields.integer("wait_seconds", low=0, high=20, default=0)
+    fields.done()
+    return consumer.receive(
+        queue, store, max_messages=max_messages, visibility_timeout=visibility, wait_seconds=wait
+    )
+
+
+def ack(queue: MessageQueue, raw: bytes | None) -> None:
+    fields = Fields.from_body(raw, allowed={"receipt_handle"})
+    handle = fields.string("receipt_handle")
+    fields.done()
+    queue.ack(handle)
+
+
+def nack(queue: MessageQueue, raw: bytes | None) -> None:
+    fields = Fields.from_body(raw, allowed={"receipt_handle", "delay_seconds"})
+    handle = fields.string("receipt_handle")
+    delay = fields.integer("delay_seconds", low=0, high=MAX_VISIBILITY, default=0)
+    fields.done()
+    queue.change_visibility(handle, delay)
+
+
+def dead_letters(queue: MessageQueue, params: dict[str, str]) -> dict[str, Any]:
+    fields = Fields(dict(params), allowed={"limit"})
+    limit = fields.integer("limit", low=1, high=100, default=100)
+    fields.done()
+    return consumer.dead_letters(queue, limit=limit)
+
+
+def redrive(queue: MessageQueue, raw: bytes | None) -> dict[str, int]:
+    fields = Fields.from_body(raw, allowed={"limit"})
+    limit = fields.integer("limit", low=1, high=100_000, default=100_000)
+    fields.done()
+    return {"redriven": queue.redrive(limit=limit)}
+
+
+def formula_status(store: FormulaStore, formula_id: str, params: dict[str, str]) -> dict[str, Any]:
+    fields = Fields(dict(params), allowed={"owner"})
+    owner = fields.string("owner", max_length=200)
+    fields.done()
+    return consumer.formula_status(store, owner, formula_id)
+
+
+def report_status(store: FormulaStore, formula_id: str, raw: bytes | None, *, now: float) -> dict[str, Any]:
+    fields = Fields.from_body(raw, allowed={"owner", "status", "error", "attempts"})
+    owner = fields.string("owner", max_length=200)
+    status = fields.string("status", max_length=20)
+    attempts = fields.integer("attempts", low=1, high=1_000_000, default=1)
+    error = fields.values.get("error")
+    if status not in {STATUS_PROCESSED, STATUS_FAILED, ""}:
+        fields.problems.append(FieldError("status", "must be processed or failed"))
+    if status == STATUS_FAILED and not isinstance(error, str):
+        fields.problems.append(FieldError("error", "is required (a string) when status is failed"))
+    fields.done()
+    return consumer.report_status(
+        store,
+        owner,
+        formula_id,
+        status=status,
+        error=error if isinstance(error, str) else None,
+        attempts=attempts,
+        now=now,
+    )
