@@ -1,9 +1,11 @@
 """The consumer HTTP API as a queue and a status sink, for a worker in another process.
 
 `HttpConsumer` satisfies the consumer part of the queue port (receive, ack, change_visibility)
-by calling ``/queue/*``; `HttpStatusSink` reports processing outcomes to
-``/queue/formulas/{id}/status``. Error bodies map back to the same domain errors the in-process
-queue raises, so the worker cannot tell the difference.
+by calling ``/queue/*``, and is the worker's status sink too: it reports processing outcomes to
+``/queue/formulas/{id}/status``. A delivery carries its formula's status, so a message costs a
+share of one receive, one report and one ack; the status is asked for separately only for a
+formula whose delivery did not say. Error bodies map back to the same domain errors the
+in-process queue raises, so the worker cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -70,11 +72,17 @@ class _Client:
         raise _ERRORS.get(code, errors.InfrastructureError)(f"{method} {path}: {message}")
 
 
+MAX_KNOWN_STATUSES = 10_000
+"""Statuses remembered from deliveries not yet processed (a bound, not a cache size to tune)."""
+
+
 class HttpConsumer:
-    """Receive, ack and release messages through a running API's consumer endpoints."""
+    """Receive, ack and release messages, and report outcomes, through a running API."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None) -> None:
         self._client = _Client(base_url, api_key=api_key)
+        self._known: dict[tuple[str, str], str | None] = {}
+        self._known_lock = threading.Lock()
 
     def receive(
         self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
@@ -89,6 +97,13 @@ class HttpConsumer:
             },
             200,
         )
+        with self._known_lock:
+            if len(self._known) > MAX_KNOWN_STATUSES:
+                self._known.clear()
+            for m in doc["messages"]:
+                body = m.get("body")
+                if "formula_status" in m and isinstance(body, dict):
+                    self._known[(str(body.get("owner")), str(body.get("formula_id")))] = m["formula_status"]
         return [
             ReceivedMessage(
                 message_id=m["message_id"],
@@ -109,17 +124,16 @@ class HttpConsumer:
             "POST", "/queue/nack", {"receipt_handle": receipt_handle, "delay_seconds": seconds}, 204
         )
 
-
-class HttpStatusSink:
-    """Report processing outcomes to the API (the store lives in the API's process)."""
-
-    def __init__(self, base_url: str, *, api_key: str | None = None) -> None:
-        self._client = _Client(base_url, api_key=api_key)
-
     def _path(self, formula_id: str) -> str:
         return f"/queue/formulas/{urllib.parse.quote(formula_id, safe='')}/status"
 
     def is_processed(self, owner: str, formula_id: str) -> bool:
+        with self._known_lock:
+            known = self._known.pop((owner, formula_id), _UNKNOWN)
+        if known is None:
+            raise errors.NotFound(f"No formula {formula_id} for the message's owner.")
+        if isinstance(known, str):
+            return known == "processed"
         query = urllib.parse.urlencode({"owner": owner})
         doc = self._client.expect("GET", f"{self._path(formula_id)}?{query}", None, 200)
         return bool(doc["status"] == "processed")
@@ -138,3 +152,6 @@ class HttpStatusSink:
             200,
         )
         return bool(doc["changed"])
+
+
+_UNKNOWN = object()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from chalicelib.adapters.http_consumer import HttpConsumer, HttpStatusSink
+from chalicelib.adapters.http_consumer import HttpConsumer
 from chalicelib.services.processing import HandlerRegistry, Processor, load_plugins
 from chalicelib.worker import Backoff, Worker
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     consumer = HttpConsumer(args.url, api_key=api_key)
     worker = Worker(
         consumer,
-        Processor(registry, HttpStatusSink(args.url, api_key=api_key), time.time),
+        Processor(registry, consumer, time.time),
         max_receive_count=args.max_receive_count,
         concurrency=args.concurrency,
         visibility_timeout=args.visibility_timeout,

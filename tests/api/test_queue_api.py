@@ -157,3 +157,25 @@ def test_status_reports_are_idempotent(client: Client) -> None:
     assert fetched["status"] == "processed" and "processed_at" in fetched
     listed = json.loads(client.http.get("/formulas?status=processed").body)["formulas"]
     assert [f["id"] for f in listed] == [created["id"]]
+
+
+def test_a_status_report_answers_from_the_write_without_reading_back(
+    client: Client, services: bootstrap.Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = json.loads(post(client, unique_formula()).body)
+
+    def no_reads(owner: str, formula_id: str) -> None:
+        raise AssertionError("the report read the formula back")
+
+    monkeypatch.setattr(services.store, "get", no_reads)
+    path = f"/queue/formulas/{created['id']}/status"
+    body = json.dumps({"owner": "default", "status": "failed", "error": "boom", "attempts": 3}).encode()
+    answer = client.http.put(path, body=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200
+    doc = json.loads(answer.body)
+    assert doc["changed"] is True
+    assert (doc["formula"]["status"], doc["formula"]["last_error"], doc["formula"]["attempts"]) == (
+        "failed",
+        "boom",
+        3,
+    )

@@ -329,3 +329,14 @@ def test_failed_commit_leaves_the_key_in_progress_for_release(backend: Backend) 
         backend.begin("k1", now=T0 + 1)
     backend.keys.release(ALICE, "k1", token)
     assert isinstance(backend.begin("k1", now=T0 + 1), KeyAcquired)
+
+
+def test_a_status_change_returns_the_record_as_the_write_left_it(backend: Backend) -> None:
+    record = backend.add(ALICE, "v1:returned")
+    failed = backend.store.mark_failed(ALICE, record.id, error="boom", at=T0 + 1, attempts=2)
+    assert failed.record == replace(record, status=STATUS_FAILED, last_error="boom", attempts=2)
+    done = backend.store.mark_processed(ALICE, record.id, at=T0 + 2, attempts=3)
+    processed = replace(record, status=STATUS_PROCESSED, processed_at=T0 + 2, attempts=3)
+    assert done.changed and done.record == processed
+    again = backend.store.mark_failed(ALICE, record.id, error="late", at=T0 + 3)
+    assert not again.changed and again.record == processed
