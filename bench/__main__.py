@@ -1,85 +1,155 @@
-"""Run the benchmarks: ``python -m bench [--json] [--quick] [--only NAME ...]``.
+"""Measure what users feel, beside a baseline in the same run: ``python -m bench`` (``make bench``).
 
-Every module ``bench/bench_<name>.py`` is a benchmark: it defines ``run(quick: bool) ->
-dict[str, float]`` and returns its figures, named so they do not clash with another module's.
-Without ``--json`` each module's figures are printed as an aligned table; with ``--json`` the
-output is ONE JSON object merging every module's figures (progress goes to stderr). ``--only``
-picks modules by name (``queue`` or ``bench_queue``; repeatable). Timings are printed, never
-asserted: the tests do not depend on the speed of the machine.
+``http``: `make run`'s server and stock `chalice local` under keep-alive load from client threads
+(``GET /health`` and ``POST /formulas``; see `bench.bench_server`). ``queue``: the in-memory
+queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree).
+With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
+git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
+round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
+the table gives the change in percent. docs/performance.md says what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
-Figures = dict[str, float]
+from bench import baseline, bench_server
+from bench.report import Figures, table
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+QUEUE_SCRIPT = """
+import json, sys
+from bench.bench_queue import run
+with open(sys.argv[1], "w") as out:
+    json.dump(run(sys.argv[2] == "quick"), out)
+"""
 
 
-def discover() -> list[str]:
-    """The names of the benchmark modules, sorted (``bench_queue``, ...)."""
-    return sorted(path.stem for path in Path(__file__).parent.glob("bench_*.py"))
+def queue_figures(tree: Path, quick: bool) -> Figures:
+    """The figures of ``tree``'s own queue benchmark, run in a fresh interpreter in that tree."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "queue.json"
+        mode = "quick" if quick else "full"
+        done = subprocess.run(
+            [sys.executable, "-c", QUEUE_SCRIPT, str(out), mode],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the queue benchmark of {tree} failed:\n{done.stderr[-4000:]}")
+        figures: Figures = json.loads(out.read_text())
+        return figures
 
 
-def select(available: Sequence[str], wanted: Sequence[str]) -> list[str]:
-    """The modules named by ``wanted`` (with or without the ``bench_`` prefix), or all."""
-    if not wanted:
-        return list(available)
-    chosen = []
-    for name in wanted:
-        module = name if name.startswith("bench_") else f"bench_{name}"
-        if module not in available:
-            raise SystemExit(f"no benchmark {name!r}; available: {', '.join(available)}")
-        chosen.append(module)
-    return chosen
+def run_queue(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """Each tree's queue figures; beside a baseline, the mean of two runs each in the order ABBA.
+
+    The queue benchmark runs in one process, so the trees cannot take turns within it; running
+    them current, baseline, baseline, current and averaging cancels a steady drift in the
+    machine's speed instead of charging it to one tree.
+    """
+    labels = list(trees)
+    order = labels + labels[::-1] if len(labels) > 1 else labels
+    runs: dict[str, list[Figures]] = {label: [] for label in labels}
+    for label in order:
+        runs[label].append(queue_figures(trees[label], args.quick))
+    return {label: mean_figures(figures) for label, figures in runs.items()}
 
 
-def format_value(value: float) -> str:
-    """Rates with thousands separators; ratios and small figures with three decimals."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if abs(value) >= 1000 or (float(value).is_integer() and abs(value) >= 100):
-        return f"{value:,.0f}"
-    return f"{value:,.3f}"
+def mean_figures(runs: Sequence[Figures]) -> Figures:
+    """Figure by figure, the mean over the runs that report it."""
+    names = dict.fromkeys(name for figures in runs for name in figures)
+    return {
+        name: round(statistics.fmean(figures[name] for figures in runs if name in figures), 3)
+        for name in names
+    }
 
 
-def table(title: str, figures: Figures) -> str:
-    """``figures`` as an aligned two-column table under ``title``."""
-    if not figures:
-        return f"{title}\n  (no figures)"
-    width = max(len(name) for name in figures)
-    values = {name: format_value(value) for name, value in figures.items()}
-    value_width = max(len(text) for text in values.values())
-    lines = [title] + [f"  {name:<{width}}  {values[name]:>{value_width}}" for name in figures]
-    return "\n".join(lines)
+def run_http(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    quick = args.quick
+    load = bench_server.Load(
+        threads=args.threads,
+        rounds=args.rounds,
+        run_seconds=args.seconds if args.seconds is not None else (1.0 if quick else 3.0),
+        stock_seconds=args.stock_seconds if args.stock_seconds is not None else (0.6 if quick else 1.5),
+        max_requests=args.requests,
+        warmup_seconds=0.1 if quick else 0.3,
+    )
+    return bench_server.run(trees, load, log_dir)
+
+
+BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
+    "http": run_http,
+    "queue": run_queue,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only this (repeatable)")
+    parse.add_argument("--baseline", metavar="REV", help="also measure this git revision, side by side")
+    parse.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parse.add_argument("--quick", action="store_true", help="shorter runs (a few seconds each)")
+    http = parse.add_argument_group("HTTP load (per route and server, over all rounds)")
+    http.add_argument(
+        "--threads", type=int, metavar="N", default=8, help="client threads, one connection each (8)"
+    )
+    http.add_argument(
+        "--rounds", type=int, metavar="N", default=3, help="turns each server and route takes (3)"
+    )
+    http.add_argument("--seconds", type=float, metavar="S", help="time on `make run`'s server (3; --quick 1)")
+    http.add_argument(
+        "--stock-seconds", type=float, metavar="S", help="time on `chalice local` (1.5; --quick 0.6)"
+    )
+    http.add_argument(
+        "--requests", type=int, metavar="N", default=20_000, help="at most this many requests (20000)"
+    )
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object with every figure")
-    parser.add_argument("--quick", action="store_true", help="smaller runs (a few seconds each)")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run only this module")
-    args = parser.parse_args(argv)
-
-    merged: Figures = {}
-    for name in select(discover(), args.only):
-        run: Callable[[bool], Figures] = importlib.import_module(f"bench.{name}").run
-        print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        figures = run(args.quick)
-        elapsed = time.perf_counter() - started
-        clash = sorted(set(figures) & set(merged))
-        if clash:
-            raise SystemExit(f"{name} reports figures another module already reported: {clash}")
-        merged.update(figures)
-        if not args.json:
-            print(table(f"{name}  ({elapsed:.1f} s)", figures), flush=True)
+    args = parser().parse_args(argv)
+    if min(args.threads, args.rounds, args.requests) < 1:
+        raise SystemExit("--threads, --rounds and --requests must be at least 1")
+    names = list(dict.fromkeys(args.only or BENCHMARKS))
+    results: dict[str, dict[str, Figures]] = {}
+    with ExitStack() as stack:
+        trees = {"current": PROJECT_DIR}
+        if args.baseline:
+            print(f"checking out {args.baseline} ...", file=sys.stderr, flush=True)
+            trees["baseline"] = stack.enter_context(baseline.checkout(PROJECT_DIR, args.baseline))
+        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
+        for name in names:
+            print(f"running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            results[name] = BENCHMARKS[name](trees, args, log_dir)
+            if not args.json:
+                headings = {"current": "current", "baseline": args.baseline}
+                columns = {headings[label]: figures for label, figures in results[name].items()}
+                print(table(f"{name}  ({time.perf_counter() - started:.1f} s)", columns), flush=True)
     if args.json:
+        merged: dict[str, object] = {
+            label: {name: value for per_tree in results.values() for name, value in per_tree[label].items()}
+            for label in trees
+        }
+        if args.baseline:
+            merged["baseline_rev"] = args.baseline
         print(json.dumps(merged, indent=2, sort_keys=True))
     return 0
 

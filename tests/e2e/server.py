@@ -38,7 +38,11 @@ class Reply:
 
 @dataclass
 class LocalServer:
-    """A server process (``chalice local`` or the fast dev server) bound to 127.0.0.1."""
+    """A server process (``chalice local`` or the fast dev server) bound to 127.0.0.1.
+
+    ``project_dir`` is the tree it serves (its working directory): this project by default, or
+    another checkout of it, such as the baseline the benchmarks compare against.
+    """
 
     kind: str = "fast"
     env: dict[str, str] = field(default_factory=dict)
@@ -46,6 +50,7 @@ class LocalServer:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    project_dir: Path = PROJECT_DIR
 
     def start(self, log_dir: Path) -> LocalServer:
         self.port = free_port()
@@ -58,7 +63,7 @@ class LocalServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                cmd, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+                cmd, cwd=self.project_dir, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,47 +1,140 @@
-"""The benchmark harness still runs: figures are produced and named, never timed against a limit."""
+"""The benchmark harness runs with tiny counts: figures are produced and named, never timed."""
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
+from collections.abc import Iterator
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
 
 from bench import __main__ as bench_main
-from bench import bench_api
+from bench import baseline, bench_server
+from bench.load import SUBMIT, Route, connections, run_load
+from bench.report import table
+from tests.e2e.server import LocalServer
+
+PROJECT_DIR = bench_main.PROJECT_DIR
+in_git = pytest.mark.skipif(not (PROJECT_DIR / ".git").exists(), reason="needs a git checkout")
+TINY = ["--threads", "2", "--rounds", "1", "--seconds", "0.2", "--stock-seconds", "0.2", "--requests", "40"]
+HTTP_FIGURES = {
+    f"http_{server}_{route}_{figure}"
+    for server in ("run", "stock")
+    for route in ("get", "post")
+    for figure in ("per_s", "p50_ms", "p99_ms")
+} | {"http_run_post_vs_get", "http_stock_post_vs_get", "http_run_vs_stock_get", "http_run_vs_stock_post"}
 
 
-def test_the_api_benchmark_reports_every_figure() -> None:
-    figures = bench_api.run(quick=True)
-    assert set(figures) == {
-        "api_trivial_get_per_s",
-        "api_post_formulas_per_s",
-        "api_post_formulas_with_key_per_s",
-        "api_post_vs_trivial",
-        "api_post_vs_trivial_round_min",
-        "api_post_vs_trivial_round_median",
-        "api_post_vs_trivial_round_max",
-        "api_trivial_get_us",
-        "api_post_formulas_us",
-        "api_stage_parse_us",
-        "api_stage_submit_us",
-        "api_stage_queue_publish_us",
-    }
-    assert all(figures[name] > 0 for name in figures if not name.startswith("api_stage_"))
-    spread = [figures[f"api_post_vs_trivial_round_{name}"] for name in ("min", "median", "max")]
-    assert spread == sorted(spread)
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalServer]:
+    started = LocalServer(env=bench_server.SERVER_ENV, worker="0").start(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
-def test_the_runner_prints_one_json_object_for_the_chosen_module() -> None:
+@pytest.mark.e2e
+def test_the_load_stops_at_its_count_and_every_post_is_a_new_formula(server: LocalServer) -> None:
+    clients = connections(server.port, 3)
+    try:
+        first = run_load(clients, SUBMIT, seconds=60, max_requests=7)
+        second = run_load(clients, SUBMIT, seconds=60, max_requests=5)
+    finally:
+        for client in clients:
+            client.close()
+    assert (first.requests, len(first.latencies), second.requests) == (7, 7, 5)
+    listed = server.request("GET", "/formulas?limit=100").json()
+    assert len(listed["formulas"]) == 12
+
+
+@pytest.mark.e2e
+def test_the_load_fails_with_the_servers_answer_on_an_unexpected_status(server: LocalServer) -> None:
+    refused = Route("post", "POST", "/formulas", 201, lambda tag: b"{}")
+    clients = connections(server.port, 2)
+    try:
+        with pytest.raises(RuntimeError, match="answered 400, not 201"):
+            run_load(clients, refused, seconds=60, max_requests=4)
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.e2e
+@in_git
+def test_the_runner_measures_both_servers_of_the_current_tree_and_a_baseline() -> None:
     out = io.StringIO()
     with redirect_stdout(out):
-        assert bench_main.main(["--json", "--quick", "--only", "api"]) == 0
+        assert bench_main.main(["--json", "--only", "http", "--baseline", "HEAD", *TINY]) == 0
     figures = json.loads(out.getvalue())
-    assert figures["api_post_formulas_per_s"] > 0 and "cycle_per_s" not in figures
+    assert figures["baseline_rev"] == "HEAD"
+    for tree in ("current", "baseline"):
+        assert set(figures[tree]) == HTTP_FIGURES
+        assert figures[tree]["http_run_post_per_s"] > 0 and figures[tree]["http_stock_get_per_s"] > 0
+    assert "bench-baseline-" not in worktrees()
 
 
-def test_an_unknown_module_is_refused_by_name() -> None:
-    with pytest.raises(SystemExit, match="no benchmark 'nope'"):
-        bench_main.select(bench_main.discover(), ["nope"])
-    assert bench_main.select(["bench_api", "bench_queue"], ["queue"]) == ["bench_queue"]
+def worktrees() -> str:
+    return subprocess.run(
+        ["git", "worktree", "list"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@in_git
+def test_a_baseline_checkout_holds_the_revision_and_is_removed_afterwards() -> None:
+    with baseline.checkout(PROJECT_DIR, "HEAD") as tree:
+        assert (tree / "app.py").is_file() and str(tree) in worktrees()
+    assert not tree.exists() and str(tree) not in worktrees()
+
+
+@in_git
+def test_an_unknown_baseline_is_refused_in_one_line() -> None:
+    with pytest.raises(SystemExit, match="no commit 'no-such-rev-x'"):
+        baseline.resolve(PROJECT_DIR, "no-such-rev-x")
+
+
+def fake_tree(path: Path, counter: Path) -> Path:
+    """A tree whose queue benchmark reports how many runs came before it (across trees)."""
+    (path / "bench").mkdir(parents=True)
+    (path / "bench" / "__init__.py").write_text("")
+    (path / "bench" / "bench_queue.py").write_text(
+        "from pathlib import Path\n"
+        "def run(quick):\n"
+        f"    counter = Path({str(counter)!r})\n"
+        "    runs = len(counter.read_text()) if counter.exists() else 0\n"
+        "    counter.write_text('x' * (runs + 1))\n"
+        "    return {'runs_before': float(runs), 'quick': float(quick)}\n"
+    )
+    return path
+
+
+def test_the_queue_runs_each_tree_in_its_own_process_abba_against_a_baseline(tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    trees = {name: fake_tree(tmp_path / name, counter) for name in ("current", "baseline")}
+    args = bench_main.parser().parse_args(["--quick"])
+    figures = bench_main.run_queue(trees, args, tmp_path)
+    # Order current, baseline, baseline, current: runs 0 and 3 against 1 and 2, the same mean.
+    assert figures == {
+        "current": {"runs_before": 1.5, "quick": 1.0},
+        "baseline": {"runs_before": 1.5, "quick": 1.0},
+    }
+
+
+def test_the_table_puts_a_baseline_beside_the_current_figures_with_the_change() -> None:
+    text = table("http", {"current": {"rate": 2200.0, "p99_ms": 9.5}, "ec9950c": {"rate": 2000.0}})
+    assert text.splitlines() == [
+        "http",
+        "  figure  current  ec9950c  change",
+        "  rate      2,200    2,000  +10.0%",
+        "  p99_ms    9.500        -       -",
+    ]
+    assert table("queue", {"current": {"cycle_per_s": 312099.4}}).splitlines()[1] == "  cycle_per_s  312,099"
+
+
+def test_the_cli_refuses_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench_main.main(["--only", "api"])
+    assert "invalid choice: 'api'" in capsys.readouterr().err
