@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from decimal import Decimal
 from typing import Any
 
 from chalicelib import jsonio
@@ -43,66 +42,16 @@ def formula_resource(record: FormulaRecord) -> dict[str, Any]:
 
 
 def formula_resource_json(record: FormulaRecord) -> str:
-    """``jsonio.dumps(formula_resource(record))``: the body of every 201 answer, written directly.
-
-    The resource of a new formula has a fixed shape, so its text is one template filled with
-    the record's strings and exact decimals. A record with processing fields, or with a field
-    that is not of the type the template writes, goes through the general path instead, so the
-    text (or the error) is always what the general path gives.
-    """
+    """``jsonio.dumps(formula_resource(record))``: the body of every 201 answer."""
     return new_formula_json(record)[0]
 
 
 def new_formula_json(record: FormulaRecord) -> tuple[str, JsonValue]:
     """The 201 body of a new formula and its `formula.submitted` message body, written together.
 
-    The first is ``jsonio.dumps(formula_resource(record))``. The second is a `jsonio.RawJson`
-    holding ``jsonio.dumps(submitted_message(record))``, which the queues store and send as it
-    is; or, if a field is not of the type the template writes, `submitted_message` itself, so
-    that the queue refuses it exactly as it would have. The two share the text of the materials
-    array and of ``created_at``.
+    The first is ``jsonio.dumps(formula_resource(record))``, the second `submitted_message`.
     """
-    string = jsonio.string_token
-    try:
-        materials = _materials_text(record)
-        created_at = string(isoformat(record.created_at))
-        formula_id, name = string(record.id), string(record.name)
-        message_id, fingerprint = string(record.message_id), string(record.fingerprint)
-        message: JsonValue = jsonio.RawJson(
-            f"{_MESSAGE_HEAD}{message_id},"
-            f'"formula_id":{formula_id},"owner":{string(record.owner)},'
-            f'"fingerprint":{fingerprint},"name":{name},'
-            f'"materials":{materials},"occurred_at":{created_at}}}'
-        )
-    except (TypeError, ValueError):
-        return jsonio.dumps(formula_resource(record)), submitted_message(record)
-    if record.processed_at is not None or record.last_error is not None or record.attempts:
-        return jsonio.dumps(formula_resource(record)), message
-    try:
-        resource = (
-            f'{{"id":{formula_id},"name":{name},"materials":{materials},'
-            f'"fingerprint":{fingerprint},"status":{string(record.status)},'
-            f'"created_at":{created_at},"message_id":{message_id}}}'
-        )
-    except (TypeError, ValueError):
-        resource = jsonio.dumps(formula_resource(record))
-    return resource, message
-
-
-def _materials_text(record: FormulaRecord) -> str:
-    """``jsonio.dumps(materials_json(record))``, or `TypeError`/`ValueError` for a field of another type."""
-    string, number = jsonio.string_token, jsonio.decimal_token
-    return (
-        "["
-        + ",".join(
-            [
-                f'{{"name":{string(m.name)},"concentration":'
-                f"{str(c) if (c := m.concentration).__class__ is Decimal and c.is_finite() else number(c)}}}"
-                for m in record.materials
-            ]
-        )
-        + "]"
-    )
+    return jsonio.dumps(formula_resource(record)), submitted_message(record)
 
 
 def location(formula_id: str) -> str:
@@ -128,9 +77,6 @@ def submitted_message(record: FormulaRecord) -> dict[str, Any]:
         "occurred_at": isoformat(record.created_at),
     }
 
-
-_MESSAGE_HEAD = jsonio.dumps({"type": MESSAGE_TYPE, "version": MESSAGE_VERSION})[:-1] + ',"message_id":'
-"""The fixed start of every `formula.submitted` message's text, up to its ``message_id`` value."""
 
 _CURSOR_PREFIX = "c1."
 
