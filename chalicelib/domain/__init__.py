@@ -4,11 +4,12 @@
   exist.
 - `validation`: an untrusted request body -> a `Submission` of formulas, or one `ValidationError`
   listing every problem with its path.
-- `fingerprint`: the name normalisation, canonical decimal text and the ``v1:`` fingerprint that
-  duplicate detection compares.
+- `canonical`: the canonical form of a material (name key, value text) that "the same" compares.
+- `fingerprint`: the ``v1:`` fingerprint of a make-up, which duplicate detection stores.
 """
 
-from chalicelib.domain.fingerprint import canonical_decimal, canonical_encoding, fingerprint, normalise_name
+from chalicelib.domain.canonical import canonical_decimal, normalise_name
+from chalicelib.domain.fingerprint import canonical_encoding, fingerprint
 from chalicelib.domain.model import (
     MAX_FRACTION_DIGITS,
     MAX_MATERIALS,

@@ -6,11 +6,6 @@ record back, a test) gets a `ValidationError` instead. The rules are small funct
 `chalicelib.domain.validation` can apply the same rules to untrusted JSON while collecting every
 problem with its path, rather than stopping at the first.
 
-Having checked every rule itself, the validator builds the objects with the private
-``_checked`` constructors, which skip a second identical check; nothing else may call them (the
-tests in ``tests/unit/perf`` pin that the public constructors still refuse invalid input and
-that both paths give equal objects).
-
 A concentration is a percentage by weight, kept as the exact `Decimal` that was submitted
 (``15.50`` stays ``Decimal("15.50")``) and compared by value only. DynamoDB stores at most 38
 significant digits, and the submitted digits are stored as they are, so the digit limits count
@@ -24,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
-from chalicelib._slots import new_object, slot_setter
-from chalicelib.domain.fingerprint import canonical_decimal, fingerprint, fingerprint_of_pairs, normalise_name
+from chalicelib.domain.canonical import canonical_decimal, normalise_name
+from chalicelib.domain.fingerprint import fingerprint
 from chalicelib.errors import FieldError, ValidationError
 
 NAME_MAX_CHARS = 200
@@ -45,12 +40,6 @@ SUM_CONTEXT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperat
 fractional digits), and any rounding would trap rather than pass unnoticed."""
 
 _ZERO = Decimal(0)
-_ONE_E_MINUS_38 = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
-_AT_MOST_38_DIGITS = Context(prec=MAX_SIGNIFICANT_DIGITS, traps=[Rounded, InvalidOperation])
-"""``plus`` in this context traps `Rounded` exactly when a value has more than 38 digits."""
-_AT_MOST_38_FRACTION_DIGITS = Context(prec=MAX_FRACTION_DIGITS + 10, traps=[Rounded, InvalidOperation])
-"""``quantize(value, 1E-38)`` traps `Rounded` exactly when a value (<= 100) has more than 38
-digits after the point; the precision holds the at most 3 + 38 digits the result can have."""
 
 
 def name_problem(name: str) -> str | None:
@@ -82,13 +71,6 @@ def concentration_problem(value: Decimal) -> str | None:
     """Why ``value`` is not a valid concentration, or None: finite, 0 < value <= 100, <= 38 digits."""
     if not value.is_finite() or not _ZERO < value <= MAX_CONCENTRATION:
         return CONCENTRATION_RANGE_MESSAGE
-    try:
-        _AT_MOST_38_DIGITS.plus(value)
-        _AT_MOST_38_FRACTION_DIGITS.quantize(value, _ONE_E_MINUS_38)
-    except ArithmeticError:
-        pass  # too many digits of one kind or the other: say which, below
-    else:
-        return None
     _, digits, exponent = value.as_tuple()
     if len(digits) > MAX_SIGNIFICANT_DIGITS:
         return (
@@ -162,19 +144,6 @@ class Material:
             raise ValidationError(problems, "The material is invalid.")
         object.__setattr__(self, "key", normalise_name(self.name))
 
-    @classmethod
-    def _checked(cls, name: str, concentration: Decimal, key: str) -> Material:
-        """A material whose invariants the caller has already enforced; ``key`` is its `normalise_name`.
-
-        Only `chalicelib.domain.validation` calls this, after applying `name_problem` and
-        `concentration_problem`; everything else uses the public, checking constructor.
-        """
-        material = _new(cls)
-        _set_material_name(material, name)
-        _set_material_concentration(material, concentration)
-        _set_material_key(material, key)
-        return material
-
     def as_json(self) -> dict[str, str | Decimal]:
         """``{"name": ..., "concentration": Decimal}`` for responses and messages."""
         return {"name": self.name, "concentration": self.concentration}
@@ -214,36 +183,6 @@ class Formula:
             raise ValidationError(problems, "The formula is invalid.")
         object.__setattr__(self, "fingerprint", fingerprint(materials))
 
-    @classmethod
-    def _checked(
-        cls, name: str, materials: tuple[Material, ...], pairs: list[tuple[str, str]] | None = None
-    ) -> Formula:
-        """A formula whose invariants the caller has already enforced; the fingerprint is derived here.
-
-        Only `chalicelib.domain.validation` calls this, after applying `name_problem` to the name,
-        the count limits, `duplicate_problems` and `total_problem` to valid materials. ``pairs``,
-        if given, are the materials' ``(key, canonical_decimal(concentration))`` in any order,
-        which the fingerprint is derived from (see `fingerprint_of_pairs`).
-        """
-        formula = _new(cls)
-        _set_formula_name(formula, name)
-        _set_formula_materials(formula, materials)
-        _set_formula_fingerprint(
-            formula, fingerprint(materials) if pairs is None else fingerprint_of_pairs(pairs)
-        )
-        return formula
-
     def materials_as_json(self) -> list[dict[str, str | Decimal]]:
         """The materials as ``[{"name": str, "concentration": Decimal}, ...]`` in submitted order."""
         return [m.as_json() for m in self.materials]
-
-
-# The private constructors fill the slots through their descriptors (see `chalicelib._slots`).
-
-_new = new_object
-_set_material_name = slot_setter(Material, "name")
-_set_material_concentration = slot_setter(Material, "concentration")
-_set_material_key = slot_setter(Material, "key")
-_set_formula_name = slot_setter(Formula, "name")
-_set_formula_materials = slot_setter(Formula, "materials")
-_set_formula_fingerprint = slot_setter(Formula, "fingerprint")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -41,7 +43,13 @@ def test_bad_json_is_a_json_error(raw: bytes, fragment: str) -> None:
 
 
 def test_thirty_two_levels_are_fine_and_pairs_of_surrogates_are_text() -> None:
-    assert jsonio.depth(jsonio.loads(b"[" * 32 + b"]" * 32), 100) == 32
+    nested: list[Any] = []
+    for _ in range(31):
+        nested = [nested]
+    assert jsonio.loads(b"[" * 32 + b"]" * 32) == nested
+    assert jsonio.loads(b'{"a":' * 32 + b"1" + b"}" * 32) is not None
+    with pytest.raises(jsonio.JsonError, match="deeper than 32"):
+        jsonio.loads(b'{"a":' * 33 + b"1" + b"}" * 33)
     assert jsonio.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
     assert jsonio.loads(b"\xef\xbb\xbf[1]") == [Decimal(1)]
 
@@ -56,33 +64,35 @@ def test_dumps_refuses_what_is_not_json(value: object) -> None:
         jsonio.dumps(value)
 
 
-def test_loads_counting_keys_counts_one_colon_per_key_of_a_plain_document() -> None:
-    text = '{"a":1,"b":[{"c":"x"},{}]}'
-    value, colons = jsonio.loads_counting_keys(text)
-    assert colons == 3 == len(value) + len(value["b"][0])
-    assert value == jsonio.loads(text)
+def test_dumps_writes_other_mappings_sequences_and_subclasses_as_json() -> None:
+    class Text(str):
+        pass
+
+    class Number(Decimal):
+        pass
+
+    value = {"t": (1, [2.5, Number("1.50")]), "m": OrderedDict(a=Text("x")), "b": [True, False, None]}
+    assert jsonio.dumps(value) == '{"t":[1,[2.5,1.50]],"m":{"a":"x"},"b":[true,false,null]}'
+    assert jsonio.dumps({}) == "{}" and jsonio.dumps([]) == "[]"
+    assert jsonio.dumps('é\u2028\x00"\\') == '"é\u2028\\u0000\\"\\\\"'
 
 
-def test_a_repeated_key_leaves_more_colons_than_keys_and_only_loads_refuses_it() -> None:
-    value, colons = jsonio.loads_counting_keys('{"a":1,"a":2}')
-    assert value == {"a": Decimal(2)} and colons == 2 > len(value)
-    with pytest.raises(jsonio.JsonError, match="duplicate object key 'a'"):
-        jsonio.loads('{"a":1,"a":2}')
-
-
-def test_a_colon_inside_a_string_also_leaves_more_colons_than_keys() -> None:
-    value, colons = jsonio.loads_counting_keys('{"a":"1:2"}')
-    assert colons == 2 > len(value)
-    assert value == jsonio.loads('{"a":"1:2"}')
+def test_a_cyclic_value_raises_recursion_error() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    with pytest.raises(RecursionError):
+        jsonio.dumps(cyclic)
 
 
 @pytest.mark.parametrize(
-    "raw",
-    [b"", b"\xff", b"NaN", b"[" * 33 + b"]" * 33, b'["\\ud800"]', b"{oops", b"1e99999999999999999999"],
+    ("raw", "fragment"),
+    [
+        ("\ufeff\ufeff[1]", "BOM"),
+        (b"\xef\xbb\xbf\xef\xbb\xbf{}", "BOM"),
+        ('{"a":1,"b":{"c":1,"c":2}}', "duplicate object key 'c'"),
+        ('{"a":1,"a":2}', "duplicate object key 'a'"),
+    ],
 )
-def test_loads_counting_keys_refuses_what_loads_refuses(raw: bytes) -> None:
-    with pytest.raises(jsonio.JsonError) as strict:
+def test_a_second_bom_and_nested_repeated_keys_are_refused(raw: bytes | str, fragment: str) -> None:
+    with pytest.raises(jsonio.JsonError, match=fragment):
         jsonio.loads(raw)
-    with pytest.raises(jsonio.JsonError) as counting:
-        jsonio.loads_counting_keys(raw)
-    assert str(counting.value) == str(strict.value)

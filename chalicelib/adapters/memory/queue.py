@@ -59,7 +59,7 @@ from chalicelib.adapters.memory._receipts import VERSION, pack
 from chalicelib.adapters.memory._staging import OPEN, StagedMessages
 from chalicelib.clock import Clock
 from chalicelib.errors import QueueArgumentError, QueueFull
-from chalicelib.jsonio import JsonValue, RawJson, dumps
+from chalicelib.jsonio import JsonValue, dumps
 from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
 
 MAX_MESSAGES = 10
@@ -409,15 +409,7 @@ class InMemoryQueue(QueueState):
     def _stage_one(self, staged: StagedMessages, body: JsonValue, delay: int, dedup_id: str | None) -> str:
         if delay.__class__ is not int or delay or dedup_id is not None:
             _check_send(delay, dedup_id)
-        frozen: Frozen
-        if body.__class__ is RawJson:
-            # freeze(body), inlined for a message written from a template: its text as it is.
-            text: str = body.text
-            if not text.isascii() or len(text) > MAX_BODY_BYTES:
-                measure(text)
-            frozen = text
-        else:
-            frozen = freeze(body)
+        frozen = freeze(body)
         message_id = self._id_prefix + str(next(self._id_counter)) if self._id_prefix else self._new_id()
         now = self._clock()
         with self._lock:

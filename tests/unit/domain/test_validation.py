@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import jsonio
-from chalicelib.domain import Formula, Material, Submission, parse_document, parse_request_body
+from chalicelib.domain import Formula, Material, Submission, model, parse_document, parse_request_body
 from chalicelib.domain.validation import MAX_DETAILS, is_plain_decimal
 from chalicelib.errors import FieldError, ValidationError
 from chalicelib.http.openapi_schemas import PLAIN_DECIMAL
+from tests.unit.domain.test_fuzz import valid_formulas
 
 SUMMER_BREEZE = (
     b'{"name": "Summer Breeze", "materials": ['
@@ -615,3 +616,60 @@ def test_materials_as_json_round_trips_exactly() -> None:
 def test_a_plain_decimal_is_what_the_openapi_pattern_matches(text: str) -> None:
     assert is_plain_decimal(text) is (re.fullmatch(PLAIN_DECIMAL, text) is not None)
     assert is_plain_decimal(text) is (re.fullmatch(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fine"),
+    [
+        ("1." + "2" * 37, True),
+        ("1." + "2" * 38, False),
+        ("0." + "0" * 37 + "1", True),
+        ("0." + "0" * 38 + "1", False),
+        ("12." + "3" * 36, True),
+        ("12." + "3" * 37, False),
+        ("1E+2", True),
+        ("100.0", True),
+        ("100." + "0" * 35, True),
+        ("100." + "0" * 36, False),
+    ],
+)
+def test_the_digit_limits_at_their_edges(text: str, fine: bool) -> None:
+    assert (model.concentration_problem(Decimal(text)) is None) is fine
+
+
+def test_the_public_constructors_refuse_what_validation_refuses() -> None:
+    with pytest.raises(ValidationError):
+        Material(" padded", Decimal(1))
+    rose = Material("Rose", Decimal(60))
+    with pytest.raises(ValidationError):
+        Formula("Too much", (rose, Material("Oud", Decimal(41))))
+    with pytest.raises(ValidationError):
+        Formula.create("List", [rose, "not a material"])  # type: ignore[list-item]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(valid_formulas, min_size=1, max_size=3))
+def test_accepted_formulas_equal_ones_built_through_the_constructors(docs: list[Any]) -> None:
+    for formula in parse_document(docs).formulas:
+        rebuilt = Formula.create(formula.name, [Material(m.name, m.concentration) for m in formula.materials])
+        assert rebuilt == formula
+        assert rebuilt.fingerprint == formula.fingerprint
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1}],"name":"G"}',
+        b'{"name":"F","materials":[{"name":"Rose","concentration":1,"concentration":2}]}',
+        b'[{"name":"F","materials":[{"name":"Rose","concentration":1}]},'
+        b'{"name":"G","materials":[{"name":"Rose","concentration":1.0}],"name":"H"}]',
+    ],
+)
+def test_a_repeated_key_at_any_level_is_refused(raw: bytes) -> None:
+    assert body_problems(raw)["body"].startswith("duplicate object key")
+
+
+def test_colons_inside_strings_are_just_text() -> None:
+    raw = b'{"name":"Note: citrus","materials":[{"name":"Rose: absolute","concentration":1}]}'
+    [parsed] = parse_request_body(raw).formulas
+    assert parsed.name == "Note: citrus" and parsed.materials[0].name == "Rose: absolute"
