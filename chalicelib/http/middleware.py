@@ -30,7 +30,9 @@ from typing import Any, Protocol
 
 from chalice.app import Request, Response
 
-from chalicelib.http.errors import current_request_id, normalize_chalice_errors
+from chalicelib.errors import FieldError, UnsupportedMediaType, ValidationError
+from chalicelib.http import media
+from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
 from chalicelib.http.responses import error_response
 from chalicelib.security.apikeys import ApiKeys, presented_key
 from chalicelib.security.policy import roles_for
@@ -41,6 +43,9 @@ log = logging.getLogger("formula_intake.access")
 MAX_HEADER_BYTES = 16 * 1024
 MAX_QUERY_BYTES = 2048
 NO_STORE_PREFIXES = ("/formulas", "/queue")
+SINGLE_HEADERS = ("authorization", "x-api-key")
+"""Credentials sent twice are refused: API Gateway would use the last copy, a local server the first."""
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
@@ -105,8 +110,13 @@ def _guard(
             f"The query string exceeds {MAX_QUERY_BYTES} bytes.",
             limit_bytes=MAX_QUERY_BYTES,
         ), None
+    repeated = _repeated_header(request)
+    if repeated is not None:
+        return error_response(
+            400, "bad_request", f"The {repeated} header appears more than once.", header=repeated
+        ), None
     allowed = roles_for(request.method, route)
-    if allowed is None:
+    if allowed is None:  # a public route, or a method the route does not have (405)
         return None, None
     stage = services()
     authorization = headers.get("authorization")
@@ -133,7 +143,31 @@ def _guard(
         "principalId": principal.name,
         "roles": _roles_text(principal.roles),
     }
-    return None, principal.name
+    return _body_refusal(request), principal.name
+
+
+def _repeated_header(request: Request) -> str | None:
+    """A credential header sent more than once (API Gateway lists every copy in ``multiValueHeaders``)."""
+    multi = request.to_original_event().get("multiValueHeaders") or {}
+    counts: dict[str, int] = {}
+    for name, values in multi.items():
+        counts[name.lower()] = counts.get(name.lower(), 0) + len(values or ())
+    return next((name for name in SINGLE_HEADERS if counts.get(name, 0) > 1), None)
+
+
+def _body_refusal(request: Request) -> Response | None:
+    """415 for a body not declared as UTF-8 JSON; 400 for query parameters on a POST or PUT."""
+    if request.method not in BODY_METHODS:
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not media.is_json(content_type):
+        return response_for(
+            UnsupportedMediaType(f"The body must be application/json (UTF-8), not {content_type[:100]!r}.")
+        )
+    if request.query_params:
+        unknown = [FieldError(name, "unknown query parameter") for name in sorted(request.query_params)]
+        return response_for(ValidationError(unknown, "This route takes no query parameters."))
+    return None
 
 
 def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
