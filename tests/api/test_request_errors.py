@@ -132,3 +132,29 @@ def test_query_parameters_on_a_put_are_refused_too(client: Client) -> None:
     assert json.loads(response.body)["error"]["details"] == [
         {"field": "owner", "message": "unknown query parameter"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/queue/receive", "max_messages", "3"),
+        ("/queue/receive", "visibility_timeout", "30"),
+        ("/queue/receive", "wait_seconds", "0"),
+        ("/queue/nack", "delay_seconds", "5"),
+        ("/queue/dead-letters/redrive", "limit", "10"),
+    ],
+)
+def test_consumer_bodies_refuse_integers_written_as_text(
+    client: Client, path: str, field: str, value: str
+) -> None:
+    body = {field: value, **({"receipt_handle": "rh"} if path == "/queue/nack" else {})}
+    response = client.http.post(
+        path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and error_code(response) == "validation_error"
+    assert [d["field"] for d in json.loads(response.body)["error"]["details"]] == [field]
+
+
+def test_consumer_query_parameters_still_take_digits(client: Client) -> None:
+    assert client.http.get("/queue/dead-letters?limit=5").status_code == 200
+    assert client.http.post("/queue/receive", body=b'{"max_messages": 3}').status_code == 200
