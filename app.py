@@ -9,13 +9,13 @@ from chalicelib.domain import parse_request_body
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.http import consumer_api, openapi
 from chalicelib.http.errors import api_view
-from chalicelib.http.middleware import edge, header_map, principal_of
+from chalicelib.http.middleware import make_edge, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
 from chalicelib.services import queries
 from chalicelib.services.submission import validate_idempotency_key
 
 app = Chalice(app_name="formula-intake")
-app.register_middleware(edge, "http")
+app.register_middleware(make_edge(bootstrap.services), "http")
 
 
 def request() -> Request:
@@ -61,7 +61,7 @@ def submit_formulas() -> Response:
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge("The request body is too large.", limit_bytes=settings.max_body_bytes)
     key = validate_idempotency_key(
-        header_map(current).get("idempotency-key"), required=settings.require_idempotency_key
+        current.headers.get("idempotency-key"), required=settings.require_idempotency_key
     )
     submission = parse_request_body(raw)
     result = services.submissions.submit(principal_of(current), submission, key)

@@ -13,6 +13,9 @@ TOKEN authorizer can read only one header, so ``X-Api-Key`` could not work.)
 
 The log line holds the request id, principal, method, route template, status and latency —
 never a body, a query string, a formula or a key.
+
+The middleware finds the stage's keys and rate limiter through a callable it is given
+(`make_edge`), so this layer imports nothing from the composition root above it.
 """
 
 from __future__ import annotations
@@ -22,22 +25,39 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from chalice.app import Request, Response
 
-from chalicelib import bootstrap
-from chalicelib.http.errors import current_request_id, normalize_chalice_errors
+from chalicelib.errors import FieldError, UnsupportedMediaType, ValidationError
+from chalicelib.http import media
+from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
 from chalicelib.http.responses import error_response
-from chalicelib.security.apikeys import presented_key
+from chalicelib.security.apikeys import ApiKeys, presented_key
 from chalicelib.security.policy import roles_for
+from chalicelib.security.ratelimit import RateLimiter
 
 log = logging.getLogger("formula_intake.access")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_QUERY_BYTES = 2048
 NO_STORE_PREFIXES = ("/formulas", "/queue")
+SINGLE_HEADERS = ("authorization", "x-api-key")
+"""Credentials sent twice are refused: API Gateway would use the last copy, a local server the first."""
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+Middleware = Callable[[Request, Callable[[Request], Response]], Response]
+
+
+class EdgeServices(Protocol):
+    """What the edge needs from the stage's services: its API keys and its rate limiter."""
+
+    @property
+    def api_keys(self) -> ApiKeys: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
 
 
 def request_id(request: Request) -> str:
@@ -70,21 +90,10 @@ def _roles_text(roles: frozenset[str]) -> str:
     return ",".join(sorted(roles))
 
 
-def header_map(request: Request) -> Mapping[str, str]:
-    """The request's headers as a mapping of lower-case names, read at plain `dict` speed.
-
-    Chalice's ``request.headers`` is a `CaseInsensitiveMapping`: each lookup runs two Python
-    frames, and a missing header (``Idempotency-Key`` on most requests) costs a raised and caught
-    `KeyError`. The lower-cased `dict` it wraps (its ``_dict``) answers the same lower-case
-    lookups directly; should a Chalice version not have one, the mapping itself is returned.
-    """
+def _guard(
+    request: Request, route: str, services: Callable[[], EdgeServices]
+) -> tuple[Response | None, str | None]:
     headers = request.headers
-    inner = getattr(headers, "_dict", None)
-    return inner if isinstance(inner, dict) else headers
-
-
-def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
-    headers = header_map(request)
     headers_size = sum(map(len, headers)) + sum(map(len, headers.values()))
     if headers_size > MAX_HEADER_BYTES:
         return error_response(
@@ -101,16 +110,21 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
             f"The query string exceeds {MAX_QUERY_BYTES} bytes.",
             limit_bytes=MAX_QUERY_BYTES,
         ), None
+    repeated = _repeated_header(request)
+    if repeated is not None:
+        return error_response(
+            400, "bad_request", f"The {repeated} header appears more than once.", header=repeated
+        ), None
     allowed = roles_for(request.method, route)
-    if allowed is None:
+    if allowed is None:  # a public route, or a method the route does not have (405)
         return None, None
-    services = bootstrap.services()
+    stage = services()
     authorization = headers.get("authorization")
     # X-Api-Key counts only without an Authorization header, so it is looked up only then.
     key = presented_key(authorization, None if authorization else headers.get("x-api-key"))
     if key is None:
         return _unauthenticated("An API key is required (Authorization: Bearer <key>, or X-Api-Key)."), None
-    principal = services.api_keys.authenticate(key)
+    principal = stage.api_keys.authenticate(key)
     if principal is None:
         return _unauthenticated("The API key is not valid."), None
     if principal.roles.isdisjoint(allowed):
@@ -120,7 +134,7 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
             f"This key may not call {request.method} {route}.",
             required_roles=sorted(allowed),
         ), principal.name
-    wait = services.rate_limiter.allow(principal.name)
+    wait = stage.rate_limiter.allow(principal.name)
     if wait:
         return error_response(
             429, "rate_limited", "Too many requests for this API key.", headers={"Retry-After": str(wait)}
@@ -129,29 +143,62 @@ def _guard(request: Request, route: str) -> tuple[Response | None, str | None]:
         "principalId": principal.name,
         "roles": _roles_text(principal.roles),
     }
-    return None, principal.name
+    return _body_refusal(request), principal.name
 
 
-def edge(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Chalice ``http`` middleware: limits, authentication, authorization, rate limits, logging."""
-    started = time.perf_counter()
-    rid = request_id(event)
-    current_request_id.set(rid)
-    route = str(event.context.get("resourcePath") or event.path)
-    refusal, principal = _guard(event, route)
-    response = refusal if refusal is not None else normalize_chalice_errors(event, get_response)
-    response.headers["X-Request-Id"] = rid
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if route.startswith(NO_STORE_PREFIXES):
-        response.headers["Cache-Control"] = "no-store"
-    line: dict[str, Any] = {
-        "event": "request",
-        "request_id": rid,
-        "principal": principal,
-        "method": event.method,
-        "route": route,
-        "status": response.status_code,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-    }
-    log.info(json.dumps(line))
-    return response
+def _repeated_header(request: Request) -> str | None:
+    """A credential header sent more than once (API Gateway lists every copy in ``multiValueHeaders``)."""
+    multi = request.to_original_event().get("multiValueHeaders") or {}
+    counts: dict[str, int] = {}
+    for name, values in multi.items():
+        counts[name.lower()] = counts.get(name.lower(), 0) + len(values or ())
+    return next((name for name in SINGLE_HEADERS if counts.get(name, 0) > 1), None)
+
+
+def _body_refusal(request: Request) -> Response | None:
+    """415 for a body not declared as UTF-8 JSON; 400 for query parameters on a POST or PUT."""
+    if request.method not in BODY_METHODS:
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not media.is_json(content_type):
+        return response_for(
+            UnsupportedMediaType(f"The body must be application/json (UTF-8), not {content_type[:100]!r}.")
+        )
+    if request.query_params:
+        unknown = [FieldError(name, "unknown query parameter") for name in sorted(request.query_params)]
+        return response_for(ValidationError(unknown, "This route takes no query parameters."))
+    return None
+
+
+def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
+    """The Chalice ``http`` middleware, taking keys and rate limits from ``services()`` per request.
+
+    ``services`` is called on every request (not once), so a stage's services can be built
+    lazily and replaced in tests.
+    """
+
+    def edge(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        """Limits, authentication, authorization, rate limits, security headers, one log line."""
+        started = time.perf_counter()
+        rid = request_id(event)
+        current_request_id.set(rid)
+        route = str(event.context.get("resourcePath") or event.path)
+        refusal, principal = _guard(event, route, services)
+        response = refusal if refusal is not None else normalize_chalice_errors(event, get_response)
+        response.headers["X-Request-Id"] = rid
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if route.startswith(NO_STORE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
+        line: dict[str, Any] = {
+            "event": "request",
+            "request_id": rid,
+            "principal": principal,
+            "method": event.method,
+            "route": route,
+            "status": response.status_code,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        log.info(json.dumps(line))
+        return response
+
+    return edge

@@ -17,14 +17,20 @@ _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
 class Fields:
-    """Reads typed fields from a JSON object (or query parameters), collecting every problem."""
+    """Reads typed fields from a JSON object (or query parameters), collecting every problem.
 
-    def __init__(self, values: dict[str, Any], *, allowed: set[str]) -> None:
+    Query parameters are text, so an integer may be written as digits there; in a JSON body it
+    must be a JSON number (``"3"`` is refused, as the submission API refuses such coercions).
+    """
+
+    def __init__(self, values: dict[str, Any], *, allowed: set[str], from_text: bool = True) -> None:
         self.values = values
+        self.from_text = from_text
         self.problems = [FieldError(name, "unknown field") for name in sorted(set(values) - allowed)]
 
     @classmethod
     def from_body(cls, raw: bytes | None, *, allowed: set[str]) -> Fields:
+        """The fields of a JSON object body (an empty body has none)."""
         if raw is None or not raw.strip():
             return cls({}, allowed=allowed)
         try:
@@ -37,7 +43,7 @@ class Fields:
             raise ValidationError(
                 [FieldError("body", "must be a JSON object")], "The request body is invalid."
             )
-        return cls(doc, allowed=allowed)
+        return cls(doc, allowed=allowed, from_text=False)
 
     def integer(self, name: str, *, low: int, high: int, default: int | None = None) -> int:
         value = self.values.get(name)
@@ -46,7 +52,7 @@ class Fields:
                 self.problems.append(FieldError(name, "is required"))
                 return low
             return default
-        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        if self.from_text and isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
             value = Decimal(value)
         # Range first, int() last: int(Decimal("1e999999999")) would build a billion-digit int.
         if (

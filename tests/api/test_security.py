@@ -277,3 +277,36 @@ def test_the_key_generator_prints_a_key_and_its_entry() -> None:
     assert entry == {hash_key(key): {"principal": "acme", "roles": ["submitter", "reader"]}}
     with pytest.raises(SystemExit):
         apikeys.main(["--principal", "acme", "--roles", "root"])
+
+
+@pytest.mark.parametrize("header", ["Authorization", "X-Api-Key"])
+def test_a_credential_header_sent_twice_is_400_naming_it(services: bootstrap.Services, header: str) -> None:
+    """API Gateway lists every copy in multiValueHeaders and passes the last in headers."""
+    from app import app
+
+    values = [f"Bearer {TENANT_A_KEY}", f"Bearer {ALL_ROLES_KEY}"]
+    if header == "X-Api-Key":
+        values = [TENANT_A_KEY, ALL_ROLES_KEY]
+    event = {
+        "requestContext": {
+            "httpMethod": "GET",
+            "resourcePath": "/formulas",
+            "path": "/formulas",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "headers": {header: values[-1]},
+        "multiValueHeaders": {header: values},
+        "pathParameters": None,
+        "multiValueQueryStringParameters": None,
+        "stageVariables": None,
+        "body": None,
+    }
+    response = app(event, None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"] == {
+        "code": "bad_request",
+        "message": f"The {header.lower()} header appears more than once.",
+        "header": header.lower(),
+    }
+    event["multiValueHeaders"] = {header: values[-1:]}
+    assert app(event, None)["statusCode"] == 200

@@ -47,6 +47,8 @@ class LocalServer:
     kind: str = "fast"
     env: dict[str, str] = field(default_factory=dict)
     worker: str = "auto"
+    args: list[str] = field(default_factory=list)
+    """More options for the fast server (``--header-timeout 0.5``, ...)."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -58,7 +60,7 @@ class LocalServer:
         if self.kind == "chalice":
             cmd = [str(CHALICE), "local", *listen, "--no-autoreload"]
         else:
-            cmd = [sys.executable, "-m", "chalicelib.devserver", *listen, "--worker", self.worker]
+            cmd = [sys.executable, "-m", "chalicelib.devserver", *listen, "--worker", self.worker, *self.args]
         self.log_path = log_dir / f"server-{self.kind}-{self.port}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "wb") as log:
@@ -127,3 +129,55 @@ class LocalServer:
             return Reply(response.status, dict(response.getheaders()), response.read())
         finally:
             conn.close()
+
+
+@dataclass
+class RawReply:
+    """One answer read off a raw socket."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def exchange(
+    port: int, data: bytes, *, timeout: float = 10, head: bool = False
+) -> tuple[list[RawReply], bool]:
+    """Send ``data`` as it is, read until the server closes; return the answers and whether it closed.
+
+    Answers are split by their ``Content-Length`` (``head``: none carries a body), so a request
+    smuggled in a body shows up as an extra answer.
+    """
+    received = b""
+    closed = False
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+            closed = True
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            closed = True
+    return parse_replies(received, head=head), closed
+
+
+def parse_replies(received: bytes, *, head: bool = False) -> list[RawReply]:
+    replies = []
+    while received:
+        head_end = received.index(b"\r\n\r\n")
+        status_line, *lines = received[:head_end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            assert name.lower() not in headers, f"{name} twice in an answer"
+            headers[name.lower()] = value.strip()
+        length = 0 if head else int(headers.get("content-length", "0"))
+        start = head_end + 4
+        replies.append(RawReply(int(status_line.split()[1]), headers, received[start : start + length]))
+        received = received[start + length :]
+    return replies

@@ -21,7 +21,7 @@ import pytest
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.adapters.aws.relay import RelayResult
 from scripts import run_aws_local
-from tests.e2e.server import PROJECT_DIR, LocalServer, free_port
+from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer, exchange, free_port
 
 
 @dataclass
@@ -44,6 +44,7 @@ class AwsLocalServer(LocalServer):
             str(self.moto_port),
             "--worker",
             self.worker,
+            *self.args,
         ]
         self.log_path = log_dir / f"aws-local-{self.port}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
@@ -185,3 +186,15 @@ def test_the_sweeper_keeps_sweeping_after_a_failed_sweep(caplog: pytest.LogCaptu
         sweeper.stop()
     assert relay.sweeps >= 3
     assert "outbox sweep failed" in caplog.text
+
+
+def test_the_same_framing_rules_hold_on_aws_local(server: AwsLocalServer) -> None:
+    follower = f"GET /formulas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEV_KEY}\r\n\r\n".encode()
+    head = f"POST /formulas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEV_KEY}\r\n"
+    for framing in (
+        "Transfer-Encoding: chunked\r\nContent-Length: 5",
+        "Content-Length: 5\r\nContent-Length: 6",
+    ):
+        replies, closed = exchange(server.port, f"{head}{framing}\r\n\r\n0\r\n\r\n".encode() + follower)
+        assert [r.status for r in replies] == [400] and closed
+        assert replies[0].headers["connection"] == "close" and replies[0].headers["x-request-id"]

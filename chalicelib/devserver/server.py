@@ -1,0 +1,104 @@
+"""The dev server's listening side: Chalice's `LocalDevServer` with a bound on open connections.
+
+Each connection holds a thread for as long as it is open, so the number of open connections is
+bounded (`Limits.max_connections`); one more is answered 503 in the one error shape and closed
+at once, without a thread. The deadlines in `Limits` (applied by the handler) free the
+connections of clients that send nothing, or half a request, or stay idle between requests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+from chalicelib.devserver.handler import FastRequestHandler, error_answer
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body read from the socket; larger ones are refused with 413 unread."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How long and how much one client may hold the server (seconds, connections, bytes)."""
+
+    header_timeout: float = 10.0
+    """From a request's first byte (a connection's accept, for its first request) to its blank line."""
+    idle_timeout: float = 15.0
+    """How long a keep-alive connection waits for its next request."""
+    body_timeout: float = 30.0
+    """Reading a request's body; and, separately, writing its answer."""
+    max_connections: int = 256
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+class FastHTTPServer(ThreadedHTTPServer):
+    """Chalice's threaded server with a listen backlog fit for concurrent clients and a connection bound."""
+
+    request_queue_size = 1024
+    allow_reuse_address = True
+    limits = Limits()
+
+    def __init__(self, address: tuple[str, int], handler: Any, limits: Limits | None = None) -> None:
+        if limits is not None:
+            self.limits = limits
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 on a connection over the bound and close it (a short write to an empty buffer)."""
+        headers, body = error_answer(
+            503, "too_many_connections", "The server has too many open connections; retry shortly."
+        )
+        head = "".join(f"{name}: {value}\r\n" for name, value in {**headers, "Retry-After": "1"}.items())
+        try:
+            request.settimeout(1.0)
+            request.sendall(
+                f"HTTP/1.1 503 Service Unavailable\r\n{head}Connection: close\r\n\r\n".encode() + body
+            )
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+
+def make_thread_safe(app: Any) -> None:
+    """Keep ``app.current_request`` per thread, as `chalice local` does for its threaded server."""
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+
+def create_server(
+    project_dir: str, stage: str, host: str, port: int, limits: Limits | None = None
+) -> LocalDevServer:
+    """Build the server as `chalice local --stage STAGE` would, with this package's handler and limits."""
+    factory = CLIFactory(project_dir=project_dir, environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    app = config.chalice_app
+    make_thread_safe(app)
+
+    def server_cls(address: tuple[str, int], handler: Any) -> FastHTTPServer:
+        return FastHTTPServer(address, handler, limits)
+
+    return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler, server_cls=server_cls)
