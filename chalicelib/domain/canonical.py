@@ -11,16 +11,33 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 
+from chalicelib.domain._ignorable import DEFAULT_IGNORABLE
+
+INVISIBLE_EXTRAS = "\u2800\u115f\u1160\u3164\uffa0"
+"""Blank characters dropped besides Default_Ignorable_Code_Point: U+2800 BRAILLE PATTERN BLANK and
+the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0; all but U+2800 are default-ignorable too)."""
+
+_CANONICAL_CHARACTERS: dict[int, str | None] = {
+    **{code: None for start, end in DEFAULT_IGNORABLE for code in range(start, end + 1)},
+    **{ord(char): None for char in INVISIBLE_EXTRAS},
+}
+"""`str.translate` table of the character-level steps of the canonical form: what is dropped."""
+
 
 def normalise_name(name: str) -> str:
-    """The comparison key of a material name: NFKC, case-folded, whitespace trimmed and collapsed.
+    """The comparison key of a material name (see ``docs/fingerprints.md``).
 
-    ``"  Bergamot   OIL "``, ``"bergamot oil"`` and the full-width ``"Ｂｅｒｇａｍｏｔ Ｏｉｌ"``
-    all give ``"bergamot oil"``. NFKC is applied again after case folding because folding can
-    produce sequences that are not in NFKC.
+    Invisible characters are dropped (every Default_Ignorable_Code_Point, such as zero-width
+    joiners and variation selectors, plus `INVISIBLE_EXTRAS`), then the name is NFKC-normalised,
+    case-folded and NFKC-normalised again, and its whitespace trimmed and collapsed:
+    ``"  Bergamot   OIL "``, ``"Ｂｅｒｇａｍｏｔ Ｏｉｌ"`` and ``"Berg\u200damot oil"`` all give
+    ``"bergamot oil"``. The character steps run before and after normalisation, because NFKC maps
+    some characters onto dropped ones (U+3164 to U+1160) and dropping a character can leave a
+    sequence that NFKC composes.
     """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return " ".join(folded.split())
+    text = unicodedata.normalize("NFKC", name.translate(_CANONICAL_CHARACTERS)).casefold()
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).translate(_CANONICAL_CHARACTERS))
+    return " ".join(text.split())
 
 
 def canonical_decimal(value: Decimal) -> str:

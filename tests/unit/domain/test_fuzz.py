@@ -146,7 +146,7 @@ def check_outcome(parse: Any, arg: Any) -> None:
             assert 0 < material.concentration <= 100
             total += Fraction(material.concentration)
         assert total <= 100
-        assert formula.fingerprint.startswith("v1:")
+        assert formula.fingerprint.startswith("v2:")
         assert formula.fingerprint == fingerprint(reversed(formula.materials))
 
 

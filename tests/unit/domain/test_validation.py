@@ -81,7 +81,7 @@ def test_the_example_is_accepted_exactly_as_submitted() -> None:
         ("Sandalwood", Decimal("5.2")),
     ]
     assert str(parsed.materials[1].concentration) == "10.0"
-    assert parsed.fingerprint.startswith("v1:")
+    assert parsed.fingerprint.startswith("v2:")
     assert parsed.materials_as_json()[0] == {"name": "Bergamot Oil", "concentration": Decimal("15.5")}
 
 
@@ -523,7 +523,10 @@ def test_the_same_material_twice_is_refused_after_normalisation(first: str, seco
         materials=[material(first, Decimal(1)), material("Other", Decimal(1)), material(second, Decimal(2))]
     )
     assert problems(doc) == {
-        "materials[2].name": "duplicates materials[0] (names are compared ignoring case, width and spacing)"
+        "materials[2].name": (
+            "duplicates materials[0] (names are compared ignoring case, width, spacing "
+            "and invisible characters)"
+        )
     }
 
 
@@ -598,7 +601,7 @@ def test_the_fingerprint_is_derived_never_passed_in() -> None:
     created = Formula.create("Name", [rose])
     assert created == only(formula(name="Name", materials=[material("Rose", Decimal(60))]))
     with pytest.raises(TypeError):
-        Formula("Name", (rose,), fingerprint="v1:forged")  # type: ignore[call-arg]
+        Formula("Name", (rose,), fingerprint="v2:forged")  # type: ignore[call-arg]
 
 
 def test_materials_as_json_round_trips_exactly() -> None:
