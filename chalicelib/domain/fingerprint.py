@@ -12,6 +12,7 @@ Canonical encoding, version 2 (``docs/fingerprints.md`` has the full definition 
 1. Each material becomes a pair ``[key, value]`` (the rules live in `chalicelib.domain.canonical`):
 
    - ``key`` is the material's key, `normalise_name` of its name: invisible characters dropped,
+     typographic apostrophes, quotation marks and dashes written as ``'``, ``"`` and ``-``,
      Unicode NFKC, case-folded, whitespace trimmed and every inner run collapsed to one U+0020.
    - ``value`` is `canonical_decimal` of the concentration: plain positional notation, no
      exponent, no sign, no trailing zeros after the point and no point when nothing follows it
@@ -27,8 +28,9 @@ Canonical encoding, version 2 (``docs/fingerprints.md`` has the full definition 
 
 4. The fingerprint is ``"v2:"`` followed by the lower-case hex SHA-256 digest of those bytes.
 
-A change to any step is a new version with a new prefix (version 1 did not drop invisible
-characters); ``docs/fingerprints.md`` says how stored fingerprints move to a new version.
+A change to any step is a new version with a new prefix (version 1 neither dropped invisible
+characters nor folded typographic variants); ``docs/fingerprints.md`` says how stored
+fingerprints move to a new version.
 """
 
 from __future__ import annotations

@@ -91,8 +91,8 @@ def duplicate_problems(keys: Iterable[tuple[int, str]]) -> Iterator[FieldError]:
         if earlier != index:
             yield FieldError(
                 f"materials[{index}].name",
-                f"duplicates materials[{earlier}] (names are compared ignoring case, width, spacing "
-                "and invisible characters)",
+                f"duplicates materials[{earlier}] (names are compared ignoring case, width, spacing, "
+                "invisible characters and the style of quotes and dashes)",
             )
 
 

@@ -303,3 +303,17 @@ def test_a_name_that_is_only_invisible_characters_is_400_naming_the_field(client
     fields = {d["field"]: d["message"] for d in json.loads(response.body)["error"]["details"]}
     assert set(fields) == {"name", "materials[0].name"}
     assert all(message.startswith("must contain a visible character") for message in fields.values())
+
+
+def test_typographic_quotes_and_dashes_do_not_make_a_new_make_up(client: Client) -> None:
+    def doc(jasmin: str, aldehyde: str) -> dict[str, object]:
+        return {
+            "name": "Pasted",
+            "materials": [{"name": jasmin, "concentration": "2"}, {"name": aldehyde, "concentration": "1"}],
+        }
+
+    assert post(client, doc("Jasmin d'Inde", "C-12")).status_code == 201
+    for jasmin, aldehyde in [("Jasmin d\u2019Inde", "C\u201312"), ("Jasmin d'Inde", "C\u201112")]:
+        again = post(client, doc(jasmin, aldehyde))
+        assert again.status_code == 409
+        assert error_code(again) == "duplicate_formula"

@@ -77,6 +77,12 @@ GOLDEN = [
         "v2:6d8fc533e74feebc6c2f1c3e43389c47c13e33af059c601e9772a9cfba114e22",
         id="invisible-characters",
     ),
+    pytest.param(
+        (("Jasmin d\u2019Inde", "2"), ("C\u201312 Aldehyde", "0.5"), ("\u201cOud\u201d accord", "1")),
+        b'[["\\"oud\\" accord","1"],["c-12 aldehyde","0.5"],["jasmin d\'inde","2"]]',
+        "v2:603029d98de0d57fc1bbb5658415f4135655d0cd95e273df83c685180830893b",
+        id="typographic-quotes-and-dashes",
+    ),
 ]
 
 

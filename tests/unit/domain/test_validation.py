@@ -524,8 +524,8 @@ def test_the_same_material_twice_is_refused_after_normalisation(first: str, seco
     )
     assert problems(doc) == {
         "materials[2].name": (
-            "duplicates materials[0] (names are compared ignoring case, width, spacing "
-            "and invisible characters)"
+            "duplicates materials[0] (names are compared ignoring case, width, spacing, "
+            "invisible characters and the style of quotes and dashes)"
         )
     }
 
