@@ -139,7 +139,7 @@ class Material:
     def __post_init__(self) -> None:
         problems = _name_problems(self.name)
         if not isinstance(self.concentration, Decimal):
-            problems.append(FieldError("concentration", "must be a Decimal"))
+            problems.append(FieldError("concentration", "must be an exact decimal number"))
         elif message := concentration_problem(self.concentration):
             problems.append(FieldError("concentration", message))
         if problems:
@@ -172,7 +172,7 @@ class Formula:
         problems = _name_problems(self.name)
         materials = self.materials
         if not isinstance(materials, tuple) or not all(isinstance(m, Material) for m in materials):
-            problems.append(FieldError("materials", "must be a tuple of Material"))
+            problems.append(FieldError("materials", "must be a tuple of materials"))
         elif not 1 <= len(materials) <= MAX_MATERIALS:
             problems.append(
                 FieldError("materials", f"must list 1-{MAX_MATERIALS} materials (it lists {len(materials)})")

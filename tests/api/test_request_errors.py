@@ -62,3 +62,19 @@ def test_unknown_formula_is_404(client: Client) -> None:
     response = client.http.get("/formulas/01ARZ3NDEKTSV4RRFFQ69G5FAV")
     assert response.status_code == 404
     assert error_code(response) == "not_found"
+
+
+def test_a_number_beyond_the_decimal_range_is_400_at_its_field_in_words(client: Client) -> None:
+    raw = b'{"name": "x", "materials": [{"name": "Rose", "concentration": 1e99999999999999999999}]}'
+    response = post(client, None, raw=raw)
+    assert response.status_code == 400
+    error = json.loads(response.body)["error"]
+    assert error["details"] == [
+        {
+            "field": "materials[0].concentration",
+            "message": (
+                "must be a number greater than 0 and at most 100 (1e99999999999999999999 is far out of range)"
+            ),
+        }
+    ]
+    assert b"<class" not in response.body and b"decimal." not in response.body

@@ -122,8 +122,25 @@ def test_the_parsers_message_is_reported_at_body(raw: bytes, fragment: str) -> N
     assert fragment in body_problems(raw)["body"]
 
 
-def test_an_exponent_beyond_the_decimal_range_is_a_clean_error() -> None:
-    assert list(body_problems(b'{"name": 1e99999999999999999999}')) == ["body"]
+def test_an_exponent_beyond_the_decimal_range_is_reported_at_its_field() -> None:
+    assert body_problems(b'{"name": 1e99999999999999999999, "materials": [1e-99999999999999999999]}') == {
+        "name": "must be a string, not a number",
+        "materials[0]": "must be a material object, not a number",
+    }
+    huge = b"-1e99999999999999999999"
+    body = b'{"name": "x", "materials": [{"name": "y", "concentration": ' + huge + b"}]}"
+    assert body_problems(body) == {
+        "materials[0].concentration": (
+            "must be a number greater than 0 and at most 100 (-1e99999999999999999999 is far out of range)"
+        )
+    }
+    long = b"1" * 60 + b"e-99999999999999999999"
+    message = body_problems(body.replace(huge, long))["materials[0].concentration"]
+    assert message.endswith("(" + "1" * 40 + "... is far out of range)")
+
+
+def test_an_unknown_field_of_a_non_string_key_is_named_without_a_type() -> None:
+    assert problems({**formula(), 7: "x"}) == {"[<a key that is not a string>]": "unknown field"}
 
 
 def test_a_bytearray_body_is_parsed() -> None:
@@ -437,7 +454,7 @@ def test_concentrations_of_other_types_are_refused(value: Any, kind: str) -> Non
 
 
 def test_a_binary_float_is_refused_rather_than_rounded() -> None:
-    assert concentration_problem(15.5).endswith("not a binary float (use Decimal)")
+    assert concentration_problem(15.5).endswith("not a binary floating-point number (give exact decimals)")
 
 
 def test_a_25_significant_digit_concentration_is_preserved_exactly() -> None:
