@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -39,18 +39,41 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise JsonError(f"duplicate object key {key!r}")
+            raise JsonError(f"duplicate object key {_quoted(key)}")
         out[key] = value
     return out
 
 
-def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
-    """Parse JSON with every number as `Decimal`; raise `JsonError` for anything not strict JSON.
+def _quoted(text: str, limit: int = 40) -> str:
+    """``text`` as a JSON string in ASCII, clipped to ``limit`` characters, for a message."""
+    return json.dumps(text if len(text) <= limit else text[:limit] + "...")
 
-    Rejects invalid UTF-8, NaN/Infinity literals, duplicate object keys, lone surrogates and
-    nesting deeper than ``max_depth``. Integers become `Decimal` too, so a 10,000-digit integer
-    cannot trip Python's int-conversion limit. One leading byte-order mark is allowed.
+
+def _number_out_of_range(text: str) -> JsonValue:
+    raise JsonError(f"the number {_quoted(text)[1:-1]} is out of range")
+
+
+def loads(
+    raw: bytes | str,
+    *,
+    max_depth: int = MAX_DEPTH,
+    out_of_range: Callable[[str], JsonValue] = _number_out_of_range,
+) -> JsonValue:
+    """Parse JSON with every number as `Decimal` (so a 10,000-digit integer cannot trip Python's
+    int-conversion limit); raise `JsonError` for anything not strict JSON (see the module
+    docstring). One leading byte-order mark is allowed.
+
+    A number whose exponent is beyond what `Decimal` holds (``1e99999999999999999999``) is a
+    `JsonError`, unless ``out_of_range`` is given: it gets the number's text and its result stands
+    for the number, so that a validator can name the field that holds it.
     """
+
+    def number(text: str) -> JsonValue:
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            return out_of_range(text)
+
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -61,10 +84,12 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise JsonError("body is empty")
+    if text.startswith("\ufeff"):
+        raise JsonError("malformed JSON at line 1 column 1: a second byte-order mark (BOM)")
     try:
         value = json.loads(
             text,
-            parse_float=Decimal,
+            parse_float=number,
             parse_int=Decimal,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicate_keys,
@@ -75,8 +100,8 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> JsonValue:
         raise JsonError(f"JSON nesting is deeper than {max_depth} levels") from exc
     except json.JSONDecodeError as exc:
         raise JsonError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except (ValueError, ArithmeticError) as exc:  # e.g. 1e999999999999999999999 overflows Decimal
-        raise JsonError(f"malformed JSON: {exc}") from exc
+    except (ValueError, ArithmeticError) as exc:  # no known input gets here; keep its text out
+        raise JsonError("malformed JSON: a value could not be read") from exc
     _check_tree(value, max_depth)
     return value
 
@@ -100,44 +125,24 @@ def _check_tree(value: JsonValue, max_depth: int) -> None:
 
 def dumps(value: JsonValue) -> str:
     """Serialise compactly; `Decimal` is written as a JSON number with its exact digits."""
-    parts: list[str] = []
-    _encode(value, parts)
-    return "".join(parts)
-
-
-def _encode(value: Any, parts: list[str]) -> None:
     if isinstance(value, str):
-        parts.append(json.encoder.encode_basestring(value))
-    elif value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot encode non-finite Decimal {value}")
-        parts.append(str(value))
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot encode non-finite float {value}")
-        parts.append(float.__repr__(value))
-    elif isinstance(value, Mapping):
-        parts.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-            parts.append(f"{',' if index else ''}{json.encoder.encode_basestring(key)}:")
-            _encode(item, parts)
-        parts.append("}")
-    elif isinstance(value, list | tuple):
-        parts.append("[")
-        for index, item in enumerate(value):
-            if index:
-                parts.append(",")
-            _encode(item, parts)
-        parts.append("]")
-    else:
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return json.encoder.encode_basestring(value)
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, Decimal | float):
+        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+            raise ValueError(f"cannot encode non-finite number {value}")
+        return str(value) if isinstance(value, Decimal) else float.__repr__(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_key(key)}:{dumps(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join([dumps(item) for item in value]) + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+    return json.encoder.encode_basestring(key)

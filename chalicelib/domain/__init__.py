@@ -5,7 +5,7 @@
 - `validation`: an untrusted request body -> a `Submission` of formulas, or one `ValidationError`
   listing every problem with its path.
 - `canonical`: the canonical form of a material (name key, value text) that "the same" compares.
-- `fingerprint`: the ``v1:`` fingerprint of a make-up, which duplicate detection stores.
+- `fingerprint`: the ``v2:`` fingerprint of a make-up, which duplicate detection stores.
 """
 
 from chalicelib.domain.canonical import canonical_decimal, normalise_name

@@ -6,13 +6,14 @@ name and whatever the order of its materials. The fingerprint is what duplicate 
 and compares, so it must be identical across processes, machines and Python versions: it is a
 SHA-256 of a byte string defined here, never Python's ``hash()``.
 
-Canonical encoding, version 1
------------------------------
+Canonical encoding, version 2 (``docs/fingerprints.md`` has the full definition and history)
+------------------------------------------------------------------------------------------
 
 1. Each material becomes a pair ``[key, value]`` (the rules live in `chalicelib.domain.canonical`):
 
-   - ``key`` is the material's key, `normalise_name` of its name: Unicode NFKC, case-folded, NFKC again,
-     outer whitespace removed and every inner run of whitespace replaced by one U+0020 space.
+   - ``key`` is the material's key, `normalise_name` of its name: invisible characters dropped,
+     typographic apostrophes, quotation marks and dashes written as ``'``, ``"`` and ``-``,
+     Unicode NFKC, case-folded, whitespace trimmed and every inner run collapsed to one U+0020.
    - ``value`` is `canonical_decimal` of the concentration: plain positional notation, no
      exponent, no sign, no trailing zeros after the point and no point when nothing follows it
      (``15.50``, ``1.55E+1`` -> ``"15.5"``; ``1E+2``, ``100.0`` -> ``"100"``).
@@ -22,13 +23,14 @@ Canonical encoding, version 1
 
 3. The sorted pairs are written as a compact JSON array of two-string arrays, with no whitespace
    between tokens, each string in double quotes with only ``"``, ``\\`` and U+0000-U+001F
-   escaped (as Python's `json.dumps` does with ``ensure_ascii=False``; validated names contain no
-   control characters, so in practice only ``"`` and ``\\`` are ever escaped), encoded as UTF-8.
+   escaped (Python's `json.dumps` with ``ensure_ascii=False``), encoded as UTF-8.
    Example: ``[["bergamot oil","15.5"],["sandalwood","5.2"]]``.
 
-4. The fingerprint is ``"v1:"`` followed by the lower-case hex SHA-256 digest of those bytes.
+4. The fingerprint is ``"v2:"`` followed by the lower-case hex SHA-256 digest of those bytes.
 
-A change to any step is a new version with a new prefix; stored ``v1:`` fingerprints stay valid.
+A change to any step is a new version with a new prefix (version 1 neither dropped invisible
+characters nor folded typographic variants); ``docs/fingerprints.md`` says how stored
+fingerprints move to a new version.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from typing import Protocol
 
 from chalicelib.domain.canonical import canonical_decimal
 
-FINGERPRINT_VERSION = "v1"
+FINGERPRINT_VERSION = "v2"
 
 
 class CanonicalMaterial(Protocol):
@@ -61,5 +63,5 @@ def canonical_encoding(materials: Iterable[CanonicalMaterial]) -> bytes:
 
 
 def fingerprint(materials: Iterable[CanonicalMaterial]) -> str:
-    """``"v1:"`` + SHA-256 hex of `canonical_encoding`; independent of order and formula name."""
+    """``"v2:"`` + SHA-256 hex of `canonical_encoding`; independent of order and formula name."""
     return f"{FINGERPRINT_VERSION}:{hashlib.sha256(canonical_encoding(materials)).hexdigest()}"

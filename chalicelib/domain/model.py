@@ -50,20 +50,21 @@ def name_problem(name: str) -> str | None:
     paragraph separators, or invisible format characters such as bidi overrides and zero-width
     spaces; zero-width (non-)joiners and Unicode spaces are allowed. Unassigned code points are
     refused also because their normalisation, and so the fingerprint, could change once assigned.
+    A name must keep a character once the canonical form drops invisible ones (`normalise_name`):
+    a name of only Hangul fillers, U+2800 or joiners looks empty, so it is refused.
     """
     if not 1 <= len(name) <= NAME_MAX_CHARS:
         return f"must be 1-{NAME_MAX_CHARS} characters after trimming (it has {len(name)})"
     if name[0].isspace() or name[-1].isspace():
         return "must not start or end with whitespace"
-    if name.isprintable():
-        return None
     for position, char in enumerate(name, start=1):
-        if char.isprintable() or char in _JOINERS or unicodedata.category(char) == "Zs":
-            continue
-        return (
-            "must not contain control or invisible characters "
-            f"(found U+{ord(char):04X} at character {position})"
-        )
+        if not (char.isprintable() or char in _JOINERS or unicodedata.category(char) == "Zs"):
+            return (
+                "must not contain control or invisible characters "
+                f"(found U+{ord(char):04X} at character {position})"
+            )
+    if not normalise_name(name):
+        return "must contain a visible character (it has only invisible ones, such as U+3164 or U+200D)"
     return None
 
 
@@ -90,7 +91,8 @@ def duplicate_problems(keys: Iterable[tuple[int, str]]) -> Iterator[FieldError]:
         if earlier != index:
             yield FieldError(
                 f"materials[{index}].name",
-                f"duplicates materials[{earlier}] (names are compared ignoring case, width and spacing)",
+                f"duplicates materials[{earlier}] (names are compared ignoring case, width, spacing, "
+                "invisible characters and the style of quotes and dashes)",
             )
 
 
@@ -137,7 +139,7 @@ class Material:
     def __post_init__(self) -> None:
         problems = _name_problems(self.name)
         if not isinstance(self.concentration, Decimal):
-            problems.append(FieldError("concentration", "must be a Decimal"))
+            problems.append(FieldError("concentration", "must be an exact decimal number"))
         elif message := concentration_problem(self.concentration):
             problems.append(FieldError("concentration", message))
         if problems:
@@ -170,7 +172,7 @@ class Formula:
         problems = _name_problems(self.name)
         materials = self.materials
         if not isinstance(materials, tuple) or not all(isinstance(m, Material) for m in materials):
-            problems.append(FieldError("materials", "must be a tuple of Material"))
+            problems.append(FieldError("materials", "must be a tuple of materials"))
         elif not 1 <= len(materials) <= MAX_MATERIALS:
             problems.append(
                 FieldError("materials", f"must list 1-{MAX_MATERIALS} materials (it lists {len(materials)})")

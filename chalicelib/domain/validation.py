@@ -67,6 +67,14 @@ _STRING_CONCENTRATION = (
 
 
 @dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """A JSON number whose exponent is beyond what `Decimal` holds, kept as its text so that the
+    problem is reported at the field that holds it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     """The validated formulas of one request body, and whether it was a batch (an array)."""
 
@@ -76,7 +84,7 @@ class Submission:
     def __post_init__(self) -> None:
         formulas = self.formulas
         if not isinstance(formulas, tuple) or not all(isinstance(f, Formula) for f in formulas):
-            raise ValidationError([FieldError("body", "a submission holds a tuple of Formula")])
+            raise ValidationError([FieldError("body", "a submission holds a tuple of formulas")])
         if not 1 <= len(formulas) <= MAX_BATCH:
             raise ValidationError([FieldError("body", f"{_BODY_SHAPE} (got {len(formulas)})")])
         if not self.is_batch and len(formulas) != 1:
@@ -92,7 +100,7 @@ def parse_request_body(raw: bytes | str | None) -> Submission:
     if not raw:
         raise ValidationError([FieldError("body", f"is required: it {_BODY_SHAPE}")])
     try:
-        doc = jsonio.loads(raw)
+        doc = jsonio.loads(raw, out_of_range=OutOfRange)
     except jsonio.JsonError as exc:
         raise ValidationError([FieldError("body", _clip(str(exc)))]) from exc
     return parse_document(doc)
@@ -203,6 +211,8 @@ def _concentration(obj: dict[str, Any]) -> tuple[Decimal | None, str | None]:
         if not is_plain_decimal(value):
             return None, _STRING_CONCENTRATION
         value = Decimal(value)
+    elif isinstance(value, OutOfRange):
+        return None, f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)"
     elif isinstance(value, int) and not isinstance(value, bool):
         if not 0 < value <= 100:
             return None, CONCENTRATION_RANGE_MESSAGE
@@ -227,7 +237,7 @@ def _field_path(prefix: str, key: object) -> str:
     if isinstance(key, str) and len(key) <= _MAX_KEY_IN_PATH and _IDENTIFIER.fullmatch(key):
         return _join(prefix, key)
     if not isinstance(key, str):
-        return f"{prefix}[<{type(key).__name__} key>]"
+        return f"{prefix}[<a key that is not a string>]"
     clipped = key if len(key) <= _MAX_KEY_IN_PATH else key[:_MAX_KEY_IN_PATH] + "..."
     return f"{prefix}[{json.dumps(clipped, ensure_ascii=True)}]"
 
@@ -249,8 +259,8 @@ def _capped(problems: list[FieldError]) -> list[FieldError]:
     return [*problems[: MAX_DETAILS - 1], FieldError("body", f"{hidden} more problems are not listed")]
 
 
-def _clip(message: str) -> str:
-    return message if len(message) <= _MAX_PARSER_MESSAGE else message[:_MAX_PARSER_MESSAGE] + "..."
+def _clip(message: str, limit: int = _MAX_PARSER_MESSAGE) -> str:
+    return message if len(message) <= limit else message[:limit] + "..."
 
 
 def _kind(value: object) -> str:
@@ -260,12 +270,12 @@ def _kind(value: object) -> str:
         return "a boolean"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, Decimal | int):
+    if isinstance(value, Decimal | int | OutOfRange):
         return "a number"
     if isinstance(value, float):
-        return "a binary float (use Decimal)"
+        return "a binary floating-point number (give exact decimals)"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return f"a {type(value).__name__}"
+    return "a value that is not JSON"

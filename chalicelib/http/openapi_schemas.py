@@ -254,7 +254,7 @@ def response_schemas() -> dict[str, Schema]:
     return {
         "FormulaId": {"type": "string", "pattern": f"^{ULID}$"},
         "MessageId": {"type": "string", "pattern": f"^{re.escape(views.message_id_for(''))}{ULID}$"},
-        "Fingerprint": {"type": "string", "pattern": "^v1:[0-9a-f]{64}$"},
+        "Fingerprint": {"type": "string", "pattern": "^v2:[0-9a-f]{64}$"},
         "MaterialResource": _object(
             {
                 "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},

@@ -158,3 +158,19 @@ def test_consumer_bodies_refuse_integers_written_as_text(
 def test_consumer_query_parameters_still_take_digits(client: Client) -> None:
     assert client.http.get("/queue/dead-letters?limit=5").status_code == 200
     assert client.http.post("/queue/receive", body=b'{"max_messages": 3}').status_code == 200
+
+
+def test_a_number_beyond_the_decimal_range_is_400_at_its_field_in_words(client: Client) -> None:
+    raw = b'{"name": "x", "materials": [{"name": "Rose", "concentration": 1e99999999999999999999}]}'
+    response = post(client, None, raw=raw)
+    assert response.status_code == 400
+    error = json.loads(response.body)["error"]
+    assert error["details"] == [
+        {
+            "field": "materials[0].concentration",
+            "message": (
+                "must be a number greater than 0 and at most 100 (1e99999999999999999999 is far out of range)"
+            ),
+        }
+    ]
+    assert b"<class" not in response.body and b"decimal." not in response.body

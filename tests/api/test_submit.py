@@ -29,7 +29,7 @@ def test_new_formula_is_201_with_resource_and_location(client: Client, services:
         {"name": "Lavender Absolute", "concentration": Decimal("10.0")},
         {"name": "Sandalwood", "concentration": Decimal("5.2")},
     ]
-    assert str(body["fingerprint"]).startswith("v1:")
+    assert str(body["fingerprint"]).startswith("v2:")
     assert body["status"] == "queued"
     assert str(body["created_at"]).endswith("Z")
     assert body["message_id"] == f"evt_{body['id']}"
@@ -280,3 +280,40 @@ def test_exact_decimals_round_trip_through_post_get_and_message(
     message = services.queue.receive()[0]
     assert message.body["materials"][0]["concentration"] == Decimal(digits)
     assert str(message.body["materials"][0]["concentration"]) == digits
+
+
+def test_invisible_characters_do_not_make_a_new_make_up_and_the_name_is_echoed_as_sent(
+    client: Client,
+) -> None:
+    first = post(client, {"name": "Plain", "materials": [{"name": "Rose", "concentration": "10"}]})
+    assert first.status_code == 201
+    for invisible in ("\u034f", "\ufe0f", "\u3164", "\u2800", "\u200d"):
+        name = "Ro" + invisible + "se" if invisible == "\u200d" else "Rose" + invisible
+        again = post(client, {"name": "Hidden", "materials": [{"name": name, "concentration": "10.0"}]})
+        assert again.status_code == 409, repr(invisible)
+        assert error_code(again) == "duplicate_formula"
+    other = post(client, {"name": "Other", "materials": [{"name": "Rose\u3164 oil", "concentration": "1"}]})
+    assert other.status_code == 201
+    assert json.loads(other.body)["materials"][0]["name"] == "Rose\u3164 oil"
+
+
+def test_a_name_that_is_only_invisible_characters_is_400_naming_the_field(client: Client) -> None:
+    response = post(client, {"name": "\u3164", "materials": [{"name": "\u2800\u200d", "concentration": "1"}]})
+    assert response.status_code == 400
+    fields = {d["field"]: d["message"] for d in json.loads(response.body)["error"]["details"]}
+    assert set(fields) == {"name", "materials[0].name"}
+    assert all(message.startswith("must contain a visible character") for message in fields.values())
+
+
+def test_typographic_quotes_and_dashes_do_not_make_a_new_make_up(client: Client) -> None:
+    def doc(jasmin: str, aldehyde: str) -> dict[str, object]:
+        return {
+            "name": "Pasted",
+            "materials": [{"name": jasmin, "concentration": "2"}, {"name": aldehyde, "concentration": "1"}],
+        }
+
+    assert post(client, doc("Jasmin d'Inde", "C-12")).status_code == 201
+    for jasmin, aldehyde in [("Jasmin d\u2019Inde", "C\u201312"), ("Jasmin d'Inde", "C\u201112")]:
+        again = post(client, doc(jasmin, aldehyde))
+        assert again.status_code == 409
+        assert error_code(again) == "duplicate_formula"

@@ -31,7 +31,8 @@ def test_numbers_parse_as_decimal_and_write_back_exactly() -> None:
         (b'{"a":1,"a":2}', "duplicate"),
         (b"[" * 33 + b"]" * 33, "deeper than 32"),
         (b"[" * 100_000, "deeper than 32"),
-        (b"1e99999999999999999999", "malformed"),
+        (b"1e99999999999999999999", "^the number 1e99999999999999999999 is out of range$"),
+        (b"[-1e-99999999999999999999]", "^the number -1e-99999999999999999999 is out of range$"),
         (b'["\\ud800"]', "surrogate"),
         (b'{"\\udfff": 1}', "surrogate"),
         (b"{oops", "malformed"),
@@ -89,10 +90,17 @@ def test_a_cyclic_value_raises_recursion_error() -> None:
     [
         ("\ufeff\ufeff[1]", "BOM"),
         (b"\xef\xbb\xbf\xef\xbb\xbf{}", "BOM"),
-        ('{"a":1,"b":{"c":1,"c":2}}', "duplicate object key 'c'"),
-        ('{"a":1,"a":2}', "duplicate object key 'a'"),
+        ('{"a":1,"b":{"c":1,"c":2}}', 'duplicate object key "c"'),
+        ('{"a":1,"a":2}', 'duplicate object key "a"$'),
+        ('{"\\u00e9\\ud800":1,"\\u00e9\\ud800":2}', r'duplicate object key "\\u00e9\\ud800"$'),
+        ('{"' + "k" * 100 + '":1,"' + "k" * 100 + '":2}', 'duplicate object key "' + "k" * 40 + '..."$'),
     ],
 )
 def test_a_second_bom_and_nested_repeated_keys_are_refused(raw: bytes | str, fragment: str) -> None:
     with pytest.raises(jsonio.JsonError, match=fragment):
         jsonio.loads(raw)
+
+
+def test_a_number_out_of_range_can_stand_for_a_value_the_caller_chooses() -> None:
+    value = jsonio.loads(b'{"a":[1e99999999999999999999,2.5]}', out_of_range=lambda text: ("huge", text))
+    assert value == {"a": [("huge", "1e99999999999999999999"), Decimal("2.5")]}

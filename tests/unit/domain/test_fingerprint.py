@@ -1,4 +1,4 @@
-"""The canonical form and the v1 fingerprint: pinned vectors, invariances and cross-process stability."""
+"""The canonical form and the v2 fingerprint: pinned vectors, invariances and cross-process stability."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+import unicodedata
 from decimal import Decimal, localcontext
 from pathlib import Path
 
@@ -32,23 +33,24 @@ SUMMER_BREEZE = (("Bergamot Oil", "15.5"), ("Lavender Absolute", "10.0"), ("Sand
 
 # Each vector: the materials, their canonical encoding and their fingerprint, all pinned. A change
 # to any of these breaks every stored fingerprint, so it needs a new version prefix, not an edit.
+# Names without invisible characters have the same encoding, and so the same digest, as in v1.
 GOLDEN = [
     pytest.param(
         SUMMER_BREEZE,
         b'[["bergamot oil","15.5"],["lavender absolute","10"],["sandalwood","5.2"]]',
-        "v1:4b61331334d7a4a34a6f6a45e357fdd0aa1e9a9352304c6b8a1695fc4fa42b8c",
+        "v2:4b61331334d7a4a34a6f6a45e357fdd0aa1e9a9352304c6b8a1695fc4fa42b8c",
         id="summer-breeze",
     ),
     pytest.param(
         (("Rose Absolute", "1"),),
         b'[["rose absolute","1"]]',
-        "v1:d92a94062555f19db42a1cc6b622d90938fb651ed4c756fe17e0a9f2ca88762b",
+        "v2:d92a94062555f19db42a1cc6b622d90938fb651ed4c756fe17e0a9f2ca88762b",
         id="single-material",
     ),
     pytest.param(
         (("Iso E Super", "12.34567890123456789012345"), ("Hedione", "3E+1")),
         b'[["hedione","30"],["iso e super","12.34567890123456789012345"]]',
-        "v1:f924419c4eccf2595b9302fa880df7eaec54589d660e592598ca8e6099a9c6e0",
+        "v2:f924419c4eccf2595b9302fa880df7eaec54589d660e592598ca8e6099a9c6e0",
         id="25-digits-and-exponent",
     ),
     pytest.param(
@@ -60,14 +62,26 @@ GOLDEN = [
             ("Ｏｕｄ", ".5"),
         ),
         '[["oud","0.5"],["rosé de mai","2.5"],["strauss","1"],["ylang ylang","12"],["沈香","0.75"]]'.encode(),
-        "v1:52886797924e374cf071bd19684d794e5c687b6ecf4813e8d9f68bdea78a8d7f",
+        "v2:52886797924e374cf071bd19684d794e5c687b6ecf4813e8d9f68bdea78a8d7f",
         id="unicode-names",
     ),
     pytest.param(
         (('Oud "Royal" \\ blend', "7"),),
         b'[["oud \\"royal\\" \\\\ blend","7"]]',
-        "v1:910ecd5057ccc2158be654601ea06be75f019fc4cde4c6fce6a2c139f487baf6",
+        "v2:910ecd5057ccc2158be654601ea06be75f019fc4cde4c6fce6a2c139f487baf6",
         id="json-escapes",
+    ),
+    pytest.param(
+        (("Rose\u034f", "2"), ("Ro\u200dse Absolute\ufe0f", "1.50"), ("Oud\u3164", "3")),
+        b'[["oud","3"],["rose","2"],["rose absolute","1.5"]]',
+        "v2:6d8fc533e74feebc6c2f1c3e43389c47c13e33af059c601e9772a9cfba114e22",
+        id="invisible-characters",
+    ),
+    pytest.param(
+        (("Jasmin d\u2019Inde", "2"), ("C\u201312 Aldehyde", "0.5"), ("\u201cOud\u201d accord", "1")),
+        b'[["\\"oud\\" accord","1"],["c-12 aldehyde","0.5"],["jasmin d\'inde","2"]]',
+        "v2:603029d98de0d57fc1bbb5658415f4135655d0cd95e273df83c685180830893b",
+        id="typographic-quotes-and-dashes",
     ),
 ]
 
@@ -80,10 +94,10 @@ def test_golden_vectors(pairs: tuple[tuple[str, str], ...], encoding: bytes, exp
     assert fingerprint(formula.materials) == expected
 
 
-def test_the_fingerprint_is_v1_and_64_hex_digits() -> None:
+def test_the_fingerprint_is_v2_and_64_hex_digits() -> None:
     value = make(*SUMMER_BREEZE).fingerprint
     prefix, digest = value.split(":")
-    assert prefix == "v1"
+    assert prefix == "v2"
     assert len(digest) == 64 and set(digest) <= set("0123456789abcdef")
 
 
@@ -228,3 +242,17 @@ def test_the_fingerprint_is_the_same_in_another_process_with_another_hash_seed()
             cwd=REPO_ROOT,
         )
         assert result.stdout.strip() == here
+
+
+def test_the_key_of_a_key_is_itself_for_every_code_point() -> None:
+    """Alone, every code point; between a base and a mark or two jamo, every one that can interact."""
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        names = [char]
+        if not normalise_name(char) or unicodedata.combining(char) or 0x1100 <= code <= 0x11FF:
+            names += ["e" + char + "\u0301", "\u1100" + char + "\u1161"]
+        for name in names:
+            key = normalise_name(name)
+            assert normalise_name(key) == key, hex(code)
