@@ -28,6 +28,8 @@ def free_port() -> int:
 
 @dataclass
 class Reply:
+    """One answer (from `LocalServer.request`, or read off a raw socket with lower-cased header names)."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -131,21 +133,7 @@ class LocalServer:
             conn.close()
 
 
-@dataclass
-class RawReply:
-    """One answer read off a raw socket."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def exchange(
-    port: int, data: bytes, *, timeout: float = 10, head: bool = False
-) -> tuple[list[RawReply], bool]:
+def exchange(port: int, data: bytes, *, timeout: float = 10, head: bool = False) -> tuple[list[Reply], bool]:
     """Send ``data`` as it is, read until the server closes; return the answers and whether it closed.
 
     Answers are split by their ``Content-Length`` (``head``: none carries a body), so a request
@@ -166,7 +154,7 @@ def exchange(
     return parse_replies(received, head=head), closed
 
 
-def parse_replies(received: bytes, *, head: bool = False) -> list[RawReply]:
+def parse_replies(received: bytes, *, head: bool = False) -> list[Reply]:
     replies = []
     while received:
         head_end = received.index(b"\r\n\r\n")
@@ -178,6 +166,6 @@ def parse_replies(received: bytes, *, head: bool = False) -> list[RawReply]:
             headers[name.lower()] = value.strip()
         length = 0 if head else int(headers.get("content-length", "0"))
         start = head_end + 4
-        replies.append(RawReply(int(status_line.split()[1]), headers, received[start : start + length]))
+        replies.append(Reply(int(status_line.split()[1]), headers, received[start : start + length]))
         received = received[start + length :]
     return replies

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import start_fast
-from tests.e2e.server import DEV_KEY, LocalServer, RawReply, exchange
+from tests.e2e.server import DEV_KEY, LocalServer, Reply, exchange
 
 AUTH = f"Authorization: Bearer {DEV_KEY}\r\n"
 
@@ -22,7 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
         running.stop()
 
 
-def one(server: LocalServer, head: str, body: bytes = b"") -> RawReply:
+def one(server: LocalServer, head: str, body: bytes = b"") -> Reply:
     replies, _ = exchange(server.port, f"{head}Connection: close\r\n\r\n".encode("latin-1") + body)
     assert len(replies) == 1, replies
     return replies[0]
