@@ -55,19 +55,25 @@ ROUTES = (HEALTH, SUBMIT)
 
 @dataclass(slots=True)
 class Sample:
-    """Requests answered, wall-clock seconds spent and each request's latency, over one or more runs."""
+    """One route on one server over one or more runs: each run's rate and every request's latency.
 
-    requests: int = 0
-    seconds: float = 0.0
+    The rate is the median of the runs' rates, so a run that a neighbour's burst of work slowed
+    down does not drag the figure with it; the latency percentiles are over every request.
+    """
+
+    rates: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
     def add(self, other: Sample) -> None:
-        self.requests += other.requests
-        self.seconds += other.seconds
+        self.rates.extend(other.rates)
         self.latencies.extend(other.latencies)
 
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        return statistics.median(self.rates) if self.rates else 0.0
 
     def percentile_ms(self, percent: int) -> float:
         """The ``percent``-th percentile latency in milliseconds."""
@@ -133,4 +139,4 @@ def run_load(
     if failures:
         raise failures[0]
     flat = [latency for per_thread in latencies for latency in per_thread]
-    return Sample(len(flat), elapsed, flat)
+    return Sample([len(flat) / elapsed], flat)

@@ -134,7 +134,9 @@ def test_the_table_puts_a_baseline_beside_the_current_figures_with_the_change() 
     assert table("queue", {"current": {"cycle_per_s": 312099.4}}).splitlines()[1] == "  cycle_per_s  312,099"
 
 
-def test_the_cli_refuses_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_refuses_an_unknown_benchmark_and_an_empty_load(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench_main.main(["--only", "api"])
     assert "invalid choice: 'api'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--rounds must be more than 0"):
+        bench_main.main(["--rounds", "0"])
