@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 from bench import baseline, bench_server
 from bench.report import Figures, table
@@ -116,7 +117,9 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the chosen benchmarks and print their figures to ``out`` (standard output by default)."""
+    out = out or sys.stdout
     args = parser().parse_args(argv)
     for field, (flag, *_) in HTTP_OPTIONS.items():
         if getattr(args, field) is not None and getattr(args, field) <= 0:
@@ -136,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.json:
                 headings = {"current": "current", "baseline": args.baseline}
                 columns = {headings[label]: figures for label, figures in results[name].items()}
-                print(table(f"{name}  ({time.perf_counter() - started:.1f} s)", columns), flush=True)
+                print(
+                    table(f"{name}  ({time.perf_counter() - started:.1f} s)", columns), file=out, flush=True
+                )
     if args.json:
         merged: dict[str, object] = {
             label: {name: value for per_tree in results.values() for name, value in per_tree[label].items()}
@@ -144,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if args.baseline:
             merged["baseline_rev"] = args.baseline
-        print(json.dumps(merged, indent=2, sort_keys=True))
+        print(json.dumps(merged, indent=2, sort_keys=True), file=out)
     return 0
 
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import ROUTES, Sample, connections, run_load
+from bench.report import Figures
 from tests.e2e.server import LocalServer
 
-Figures = dict[str, float]
 SERVER_KINDS = {"run": "fast", "stock": "chalice"}
 """Figure prefix -> `LocalServer` kind: `make run`'s server and stock `chalice local`."""
 SERVER_ENV = {"FI_ACCESS_LOG": "0", "FI_WORKER": "0", "AUTORELOAD": "0"}

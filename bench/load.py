@@ -87,6 +87,25 @@ def connections(port: int, threads: int) -> list[http.client.HTTPConnection]:
     return [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(threads)]
 
 
+DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+"""How a keep-alive connection that the server closed while it was idle fails on its next use."""
+
+
+def exchange(
+    conn: http.client.HTTPConnection, route: Route, body: bytes | None, headers: dict[str, str]
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """One request and its answer; a connection the server closed while idle is reopened once,
+    as a pooling client does (a server may close idle keep-alive connections)."""
+    try:
+        conn.request(route.method, route.path, body=body, headers=headers)
+        response = conn.getresponse()
+    except DROPPED:
+        conn.close()
+        conn.request(route.method, route.path, body=body, headers=headers)
+        response = conn.getresponse()
+    return response, response.read()
+
+
 def run_load(
     clients: list[http.client.HTTPConnection], route: Route, *, seconds: float, max_requests: int
 ) -> Sample:
@@ -112,9 +131,7 @@ def run_load(
                 if time.monotonic() >= deadline:
                     break
                 began = time.perf_counter()
-                conn.request(route.method, route.path, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read()
+                response, answer = exchange(conn, route, body, headers)
                 latencies[n].append(time.perf_counter() - began)
                 if response.status != route.status:
                     raise RuntimeError(
