@@ -12,6 +12,7 @@ the table gives the change in percent. docs/performance.md says what each figure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 from bench import baseline, bench_server
 from bench.report import Figures, table
@@ -78,17 +80,19 @@ def mean_figures(runs: Sequence[Figures]) -> Figures:
 
 
 def run_http(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
-    quick = args.quick
-    load = bench_server.Load(
-        threads=args.threads,
-        rounds=args.rounds,
-        run_seconds=args.seconds if args.seconds is not None else (1.0 if quick else 3.0),
-        stock_seconds=args.stock_seconds if args.stock_seconds is not None else (0.6 if quick else 1.5),
-        max_requests=args.requests,
-        warmup_seconds=0.1 if quick else 0.3,
-    )
+    chosen = {field: getattr(args, field) for field in HTTP_OPTIONS if getattr(args, field) is not None}
+    load = dataclasses.replace(bench_server.QUICK if args.quick else bench_server.FULL, **chosen)
     return bench_server.run(trees, load, log_dir)
 
+
+HTTP_OPTIONS: dict[str, tuple[str, type, str, str]] = {
+    "threads": ("--threads", int, "N", "client threads, one keep-alive connection each"),
+    "rounds": ("--rounds", int, "N", "turns each server and route takes"),
+    "run_seconds": ("--seconds", float, "S", "seconds on `make run`'s server, over all rounds"),
+    "stock_seconds": ("--stock-seconds", float, "S", "seconds on `chalice local`, over all rounds"),
+    "max_requests": ("--requests", int, "N", "at most this many requests, over all rounds"),
+}
+"""`bench_server.Load` field -> its command-line option, type, metavar and help."""
 
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
@@ -106,27 +110,20 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--baseline", metavar="REV", help="also measure this git revision, side by side")
     parse.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parse.add_argument("--quick", action="store_true", help="shorter runs (a few seconds each)")
-    http = parse.add_argument_group("HTTP load (per route and server, over all rounds)")
-    http.add_argument(
-        "--threads", type=int, metavar="N", default=8, help="client threads, one connection each (8)"
-    )
-    http.add_argument(
-        "--rounds", type=int, metavar="N", default=3, help="turns each server and route takes (3)"
-    )
-    http.add_argument("--seconds", type=float, metavar="S", help="time on `make run`'s server (3; --quick 1)")
-    http.add_argument(
-        "--stock-seconds", type=float, metavar="S", help="time on `chalice local` (1.5; --quick 0.6)"
-    )
-    http.add_argument(
-        "--requests", type=int, metavar="N", default=20_000, help="at most this many requests (20000)"
-    )
+    http = parse.add_argument_group("HTTP load, per route and server (default; with --quick)")
+    for field, (flag, kind, metavar, text) in HTTP_OPTIONS.items():
+        defaults = f"{getattr(bench_server.FULL, field)}; {getattr(bench_server.QUICK, field)}"
+        http.add_argument(flag, dest=field, type=kind, metavar=metavar, help=f"{text} ({defaults})")
     return parse
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the chosen benchmarks and print their figures to ``out`` (standard output by default)."""
+    out = out or sys.stdout
     args = parser().parse_args(argv)
-    if min(args.threads, args.rounds, args.requests) < 1:
-        raise SystemExit("--threads, --rounds and --requests must be at least 1")
+    for field, (flag, *_) in HTTP_OPTIONS.items():
+        if getattr(args, field) is not None and getattr(args, field) <= 0:
+            raise SystemExit(f"{flag} must be more than 0")
     names = list(dict.fromkeys(args.only or BENCHMARKS))
     results: dict[str, dict[str, Figures]] = {}
     with ExitStack() as stack:
@@ -142,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.json:
                 headings = {"current": "current", "baseline": args.baseline}
                 columns = {headings[label]: figures for label, figures in results[name].items()}
-                print(table(f"{name}  ({time.perf_counter() - started:.1f} s)", columns), flush=True)
+                print(
+                    table(f"{name}  ({time.perf_counter() - started:.1f} s)", columns), file=out, flush=True
+                )
     if args.json:
         merged: dict[str, object] = {
             label: {name: value for per_tree in results.values() for name, value in per_tree[label].items()}
@@ -150,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if args.baseline:
             merged["baseline_rev"] = args.baseline
-        print(json.dumps(merged, indent=2, sort_keys=True))
+        print(json.dumps(merged, indent=2, sort_keys=True), file=out)
     return 0
 
 

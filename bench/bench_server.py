@@ -10,7 +10,7 @@ on a shared machine, so a neighbour's load or a CPU's clock change falls on all 
 
 Figures per tree (``run`` is `make run`'s server, ``stock`` is `chalice local`):
 
-- ``http_<server>_<route>_per_s``: requests per second over all of the route's rounds;
+- ``http_<server>_<route>_per_s``: requests per second, the median of the route's rounds;
 - ``http_<server>_<route>_p50_ms`` / ``_p99_ms``: latency percentiles, client side;
 - ``http_<server>_post_vs_get``: the submission's rate as a share of the trivial route's;
 - ``http_run_vs_stock_<route>``: how many times `chalice local`'s rate `make run` reaches.
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import ROUTES, Sample, connections, run_load
+from bench.report import Figures
 from tests.e2e.server import LocalServer
 
-Figures = dict[str, float]
 SERVER_KINDS = {"run": "fast", "stock": "chalice"}
 """Figure prefix -> `LocalServer` kind: `make run`'s server and stock `chalice local`."""
 SERVER_ENV = {"FI_ACCESS_LOG": "0", "FI_WORKER": "0", "AUTORELOAD": "0"}
@@ -39,14 +39,18 @@ class Load:
     """How much traffic each server gets, per route, over all rounds (and the warm-up)."""
 
     threads: int = 8
-    rounds: int = 3
+    rounds: int = 6
     run_seconds: float = 3.0
-    stock_seconds: float = 1.5
+    stock_seconds: float = 3.0
     max_requests: int = 20_000
     warmup_seconds: float = 0.3
 
     def seconds(self, prefix: str) -> float:
         return self.run_seconds if prefix == "run" else self.stock_seconds
+
+
+FULL = Load()
+QUICK = Load(rounds=2, run_seconds=1.0, stock_seconds=1.0, warmup_seconds=0.1)
 
 
 def interleave(

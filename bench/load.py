@@ -55,19 +55,25 @@ ROUTES = (HEALTH, SUBMIT)
 
 @dataclass(slots=True)
 class Sample:
-    """Requests answered, wall-clock seconds spent and each request's latency, over one or more runs."""
+    """One route on one server over one or more runs: each run's rate and every request's latency.
 
-    requests: int = 0
-    seconds: float = 0.0
+    The rate is the median of the runs' rates, so a run that a neighbour's burst of work slowed
+    down does not drag the figure with it; the latency percentiles are over every request.
+    """
+
+    rates: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
     def add(self, other: Sample) -> None:
-        self.requests += other.requests
-        self.seconds += other.seconds
+        self.rates.extend(other.rates)
         self.latencies.extend(other.latencies)
 
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        return statistics.median(self.rates) if self.rates else 0.0
 
     def percentile_ms(self, percent: int) -> float:
         """The ``percent``-th percentile latency in milliseconds."""
@@ -79,6 +85,25 @@ class Sample:
 def connections(port: int, threads: int) -> list[http.client.HTTPConnection]:
     """One keep-alive connection per client thread to ``port`` on the loopback (opened on first use)."""
     return [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(threads)]
+
+
+DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+"""How a keep-alive connection that the server closed while it was idle fails on its next use."""
+
+
+def exchange(
+    conn: http.client.HTTPConnection, route: Route, body: bytes | None, headers: dict[str, str]
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """One request and its answer; a connection the server closed while idle is reopened once,
+    as a pooling client does (a server may close idle keep-alive connections)."""
+    try:
+        conn.request(route.method, route.path, body=body, headers=headers)
+        response = conn.getresponse()
+    except DROPPED:
+        conn.close()
+        conn.request(route.method, route.path, body=body, headers=headers)
+        response = conn.getresponse()
+    return response, response.read()
 
 
 def run_load(
@@ -106,9 +131,7 @@ def run_load(
                 if time.monotonic() >= deadline:
                     break
                 began = time.perf_counter()
-                conn.request(route.method, route.path, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read()
+                response, answer = exchange(conn, route, body, headers)
                 latencies[n].append(time.perf_counter() - began)
                 if response.status != route.status:
                     raise RuntimeError(
@@ -133,4 +156,4 @@ def run_load(
     if failures:
         raise failures[0]
     flat = [latency for per_thread in latencies for latency in per_thread]
-    return Sample(len(flat), elapsed, flat)
+    return Sample([len(flat) / elapsed], flat)

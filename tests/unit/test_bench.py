@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
-from contextlib import redirect_stdout
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,41 @@ def test_the_load_fails_with_the_servers_answer_on_an_unexpected_status(server: 
             client.close()
 
 
+class OneAnswerPerConnection(BaseHTTPRequestHandler):
+    """Answers keep-alive style, then closes the connection as an idle timeout would."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+def test_a_connection_the_server_closed_is_reopened_and_the_run_goes_on() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswerPerConnection)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    clients = connections(server.server_address[1], 1)
+    try:
+        sample = run_load(clients, Route("get", "GET", "/", 200), seconds=60, max_requests=5)
+    finally:
+        clients[0].close()
+        server.shutdown()
+        server.server_close()
+    assert sample.requests == 5
+
+
 @pytest.mark.e2e
 @in_git
 def test_the_runner_measures_both_servers_of_the_current_tree_and_a_baseline() -> None:
     out = io.StringIO()
-    with redirect_stdout(out):
-        assert bench_main.main(["--json", "--only", "http", "--baseline", "HEAD", *TINY]) == 0
+    assert bench_main.main(["--json", "--only", "http", "--baseline", "HEAD", *TINY], out) == 0
     figures = json.loads(out.getvalue())
     assert figures["baseline_rev"] == "HEAD"
     for tree in ("current", "baseline"):
@@ -134,7 +164,9 @@ def test_the_table_puts_a_baseline_beside_the_current_figures_with_the_change() 
     assert table("queue", {"current": {"cycle_per_s": 312099.4}}).splitlines()[1] == "  cycle_per_s  312,099"
 
 
-def test_the_cli_refuses_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_refuses_an_unknown_benchmark_and_an_empty_load(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench_main.main(["--only", "api"])
     assert "invalid choice: 'api'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--rounds must be more than 0"):
+        bench_main.main(["--rounds", "0"])
