@@ -9,9 +9,7 @@ instead of naming some unrelated message.
 
 The queue finds the message of a current handle with one dict lookup of the exact string, so
 `decode` only runs for handles that are not current, to say why. It is strict: the only strings
-it accepts are those `encode` produces. The queue's receive path inlines `encode` as
-``VERSION + pack(codec.tag, key, lease).hex()`` (0.12 µs; an f-string with ``:016x`` formats is
-0.31 µs, ``"%032x"`` of one int 0.2 µs).
+it accepts are those `encode` produces.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from chalicelib.errors import ReceiptHandleMalformed
 
 VERSION = "rh1."
 _LAYOUT = struct.Struct(">4sQI")
-pack = _LAYOUT.pack
-"""``pack(tag, key, lease)``: the 16 bytes a handle holds in hex."""
 _SHAPE = re.compile(r"rh1\.([0-9a-f]{32})")
 
 
@@ -41,7 +37,7 @@ class ReceiptCodec:
 
     def encode(self, key: int, lease: int) -> str:
         """The handle of delivery number ``lease`` of the message with ``key``."""
-        return VERSION + pack(self.tag, key, lease).hex()
+        return VERSION + _LAYOUT.pack(self.tag, key, lease).hex()
 
     def decode(self, handle: object) -> tuple[int, int]:
         """Return ``(key, lease)``; raise `ReceiptHandleMalformed` unless this codec made it."""
