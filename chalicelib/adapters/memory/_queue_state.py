@@ -17,41 +17,34 @@ last one is raised to it), so they are pushed in deadline order. Entries are nev
 a message that changes state takes a fresh ``ticket``, and entries carrying an older ticket are
 skipped when popped (lazy deletion). Entries are tuples of plain values that name a message by
 its key and never hold the `Message` itself: the garbage collector stops tracking such tuples, so
-a queue holding 100,000 messages gives it 100,000 objects to traverse, not 400,000, and receive
-and ack stay as fast as with 1,000 held. A structure holding more dead entries than live ones (plus
-slack) is rebuilt, which is O(1) amortised. `_sync` applies whatever has fallen due before every
+its work does not grow with the number of entries and an operation costs the same with a large
+backlog as with a small one. A structure holding more dead entries than live ones (plus slack) is
+rebuilt, which is O(1) amortised. `_sync` applies whatever has fallen due before every
 public operation, so counts are exact at the clock's current time; ``_next_due``, the earliest
 front of the three timed structures, makes that one comparison when nothing is due.
 
 Only the in-flight and delayed messages are counted; the ready ones are the rest of
 ``_messages`` (`_n_ready`), so sending, receiving and acking each update one counter at most.
-
-`InMemoryQueue.send`, ``receive`` and ``ack`` inline `_enqueue`, `_take` (for one message) and
-`_delete` for speed; a change here must be made there too. The tests run both paths: staging
-commits through `_enqueue`, and ``receive(max_messages=n)`` with n > 1 goes through `_take`.
-`_sync` is inlined too: in full by ``send``, ``receive`` and ``ack``, and its common case (time
-moved on, nothing due) by the staging methods, which call `_sync` for anything else.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, deque
-from dataclasses import fields
 from heapq import heapify, heappop, heappush
 
-from chalicelib.adapters.memory._bodies import Frozen, parse
-from chalicelib.adapters.memory._receipts import VERSION, ReceiptCodec, pack
-from chalicelib.errors import ReceiptHandleSuperseded, ReceiptHandleUnknown
-from chalicelib.jsonio import JsonValue
+from chalicelib.adapters.memory._bodies import thaw
+from chalicelib.adapters.memory._receipts import ReceiptCodec
+from chalicelib.errors import QueueFull, ReceiptHandleSuperseded, ReceiptHandleUnknown
 from chalicelib.ports import ReceivedMessage
 
 READY, IN_FLIGHT, DELAYED, DEAD, GONE = range(5)
+
 _INF = float("inf")
 _SLACK = 1024
 
-
-new_object = object.__new__
+Staged = tuple[str, str, int, str | None]
+"""A staged message: (message id, body text, delay seconds, dedup id)."""
 
 
 class Message:
@@ -80,7 +73,7 @@ class Message:
     )
     key: int
     id: str
-    body: Frozen
+    body: str
     sent_at: float
     state: int
     ticket: int
@@ -91,7 +84,7 @@ class Message:
     first_received_at: float
     dead_lettered_at: float
 
-    def __init__(self, key: int, message_id: str, body: Frozen, now: float, kept_until: float) -> None:
+    def __init__(self, key: int, message_id: str, body: str, now: float, kept_until: float) -> None:
         self.key = self.ticket = key
         self.id = message_id
         self.body = body
@@ -101,70 +94,17 @@ class Message:
         self.handle = ""
 
 
-_RECEIVED_FIELDS = ("message_id", "receipt_handle", "receive_count", "sent_at", "first_received_at", "body")
-if tuple(f.name for f in fields(ReceivedMessage)) != _RECEIVED_FIELDS:  # pragma: no cover
-    raise ImportError("ReceivedMessage changed; update chalicelib.adapters.memory._queue_state.Delivery")
-
-
-class Delivery:
-    """A mutable twin of the frozen `ReceivedMessage`: the same slots, in the same order.
-
-    A Delivery's slots are filled with plain attribute stores; assigning ``__class__ =
-    ReceivedMessage`` then makes it a `ReceivedMessage` in every respect (its type, equality,
-    ``repr``, hash and frozenness). CPython allows that assignment between two classes whose
-    instances have the same layout, which the check below confirms at import. The receive paths
-    do it inline (``object.__new__(Delivery)``, six stores, the ``__class__`` assignment): 0.19 µs,
-    against 0.28 µs through ``Delivery(...)`` (a class call and an ``__init__`` frame), 0.33 µs
-    filling a ReceivedMessage's slots through their descriptors' ``__set__`` and 0.74 µs for the
-    dataclass's own ``__init__`` (one ``object.__setattr__`` per field).
-    """
-
-    __slots__ = _RECEIVED_FIELDS
-
-    def __init__(
-        self,
-        message_id: str,
-        handle: str,
-        count: int,
-        sent_at: float,
-        first_received_at: float,
-        body: JsonValue,
-    ) -> None:
-        self.message_id = message_id
-        self.receipt_handle = handle
-        self.receive_count = count
-        self.sent_at = sent_at
-        self.first_received_at = first_received_at
-        self.body = body
-
-
-def received(
-    message_id: str, handle: str, count: int, sent_at: float, first_received_at: float, body: JsonValue
-) -> ReceivedMessage:
-    """``ReceivedMessage(...)`` at a third of the cost (see `Delivery`); the receive paths inline
-    it. A unit test checks both build equal objects of the same type."""
-    message: ReceivedMessage = Delivery(message_id, handle, count, sent_at, first_received_at, body)  # type: ignore[assignment]
-    message.__class__ = ReceivedMessage
-    return message
-
-
-_probe = received("m", "h", 1, 0.0, 0.0, None)
-if type(_probe) is not ReceivedMessage or _probe != ReceivedMessage(
-    "m", "h", 1, 0.0, 0.0, None
-):  # pragma: no cover
-    raise ImportError("ReceivedMessage no longer shares Delivery's layout")
-del _probe
-
-
 class QueueState:
     """The structures of one queue and the transitions between them (caller holds the lock)."""
 
-    def __init__(self, *, max_receive_count: int, retention_seconds: int, dedup_window_seconds: int) -> None:
+    def __init__(
+        self, *, capacity: int, max_receive_count: int, retention_seconds: int, dedup_window_seconds: int
+    ) -> None:
+        self._capacity = capacity
         self._max_receives = max_receive_count
         self._retention = retention_seconds
         self._dedup_window = dedup_window_seconds
         self._receipts = ReceiptCodec()
-        self._tag = self._receipts.tag
         self._now = -_INF
         self._next_due = _INF
         self._tickets = itertools.count(1)
@@ -184,6 +124,11 @@ class QueueState:
     @property
     def _n_ready(self) -> int:
         return len(self._messages) - self._n_in_flight - self._n_delayed
+
+    @property
+    def _room(self) -> int:
+        """How many more messages may be sent or staged before the queue is full."""
+        return self._capacity - len(self._messages) - self._reserved
 
     def _sync(self, now: float) -> float:
         """Adopt ``now`` (never moving backwards), apply every transition due by then, return it."""
@@ -256,7 +201,7 @@ class QueueState:
     def _on_ready(self, count: int) -> None:
         """Hook: ``count`` messages have just become ready (the queue wakes long pollers)."""
 
-    def _enqueue(self, message_id: str, body: Frozen, now: float, delay: int) -> None:
+    def _enqueue(self, message_id: str, body: str, now: float, delay: int) -> None:
         kept_until = now + self._retention
         key = next(self._tickets)
         message = Message(key, message_id, body, now, kept_until)
@@ -281,6 +226,49 @@ class QueueState:
         if due < self._next_due:
             self._next_due = due
 
+    def _admit(self, dedup_id: str | None) -> str | None:
+        """The id of the message sent earlier with ``dedup_id``, if it is remembered; else None,
+        once there is room for one more message (`QueueFull` if there is not)."""
+        if dedup_id is not None:
+            known = self._dedup.get(dedup_id)
+            if known is not None:
+                return known[0]
+        if self._room <= 0:
+            raise QueueFull()
+        return None
+
+    def _accept(self, message_id: str, body: str, now: float, delay: int, dedup_id: str | None) -> None:
+        """Send one message that `_admit` let in."""
+        self._enqueue(message_id, body, now, delay)
+        self._sent += 1
+        if dedup_id is not None:
+            self._remember(dedup_id, message_id, now)
+        if not delay:
+            self._on_ready(1)
+
+    def _reserve(self, message_id: str, dedup_id: str | None, now: float) -> None:
+        """Hold room for one staged message that `_admit` let in, and register its dedup id."""
+        self._reserved += 1
+        if dedup_id is not None:
+            self._remember(dedup_id, message_id, now)
+
+    def _commit_staged(self, staged: list[Staged], now: float) -> None:
+        """Send the reserved messages ``staged``, all at ``now``."""
+        ready = 0
+        for message_id, body, delay, _ in staged:
+            self._enqueue(message_id, body, now, delay)
+            ready += not delay
+        self._reserved -= len(staged)
+        self._sent += len(staged)
+        self._on_ready(ready)
+
+    def _release_staged(self, staged: list[Staged]) -> None:
+        """Give back the room of the reserved messages ``staged`` and forget their dedup ids."""
+        self._reserved -= len(staged)
+        for message_id, _, _, dedup_id in staged:
+            if dedup_id is not None and self._dedup.get(dedup_id, ("",))[0] == message_id:
+                del self._dedup[dedup_id]
+
     def _remember(self, dedup_id: str, message_id: str, now: float) -> None:
         expires = now + self._dedup_window
         self._dedup[dedup_id] = (message_id, expires)
@@ -291,8 +279,7 @@ class QueueState:
     def _take(self, now: float, limit: int, visibility: int) -> list[ReceivedMessage]:
         """Deliver up to ``limit`` ready messages, dead-lettering those out of receives."""
         taken: list[ReceivedMessage] = []
-        ready, messages, leases, deadlines = self._ready, self._messages, self._leases, self._deadlines
-        tickets, tag = self._tickets, self._tag
+        ready, messages, leases = self._ready, self._messages, self._leases
         due = now + visibility
         while ready and len(taken) < limit:
             ticket, key = ready.popleft()
@@ -311,21 +298,14 @@ class QueueState:
             elif count > 1:
                 self._redelivered += 1
             message.state = IN_FLIGHT
-            message.ticket = ticket = next(tickets)
-            heappush(deadlines, (due, ticket, key))
-            message.handle = handle = VERSION + pack(tag, key, lease).hex()  # ReceiptCodec.encode
+            message.ticket = ticket = next(self._tickets)
+            heappush(self._deadlines, (due, ticket, key))
+            message.handle = handle = self._receipts.encode(key, lease)
             leases[handle] = message
-            # received(...), inlined: a Delivery filled slot by slot, then made a ReceivedMessage
-            delivery = new_object(Delivery)
-            delivery.message_id = message.id
-            delivery.receipt_handle = handle
-            delivery.receive_count = count
-            delivery.sent_at = message.sent_at
-            delivery.first_received_at = message.first_received_at
-            body = message.body  # thaw(message.body), inlined:
-            delivery.body = parse(body, 0)[0] if body.__class__ is str else body.copy()  # type: ignore[union-attr]
-            delivery.__class__ = ReceivedMessage  # type: ignore[assignment]
-            taken.append(delivery)  # type: ignore[arg-type]
+            body = thaw(message.body)
+            taken.append(
+                ReceivedMessage(message.id, handle, count, message.sent_at, message.first_received_at, body)
+            )
         if taken:
             self._n_in_flight += len(taken)
             if due < self._next_due:

@@ -223,7 +223,7 @@ class QueueMachine(RuleBasedStateMachine):
                 self.ready.remove(message_id)
             self.schedule(m, "in_flight", self.now + seconds)
 
-    @rule(handle=st.sampled_from(["", "rh1." + "0" * 32, "nonsense"]))
+    @rule(handle=st.sampled_from(["", "rh1." + "0" * 32, "rh2." + "0" * 56, "nonsense"]))
     def ack_a_malformed_handle(self, handle: str) -> None:
         with pytest.raises(ReceiptHandleMalformed):
             self.queue.ack(handle)
