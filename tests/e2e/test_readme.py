@@ -48,7 +48,22 @@ def test_the_walk_through_answers_as_documented(server: LocalServer) -> None:
 
 
 def test_the_key_generator_command_works() -> None:
-    readme = (PROJECT_DIR / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if "chalicelib.security.apikeys" in line)
+    page = (PROJECT_DIR / "docs" / "security.md").read_text()
+    command = next(line for line in page.splitlines() if "chalicelib.security.apikeys" in line)
     out = run(f"cd {PROJECT_DIR} && {command.strip()}", 0)
     assert "FI_API_KEYS entry" in out
+
+
+def test_the_readme_is_short_and_says_first_where_the_data_lives() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    headings = [line for line in readme.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## The two commands"
+    summary = readme[: readme.index("## The two commands")]
+    assert "in memory" in summary and "restart" in summary and "make run-aws-local" in summary
+
+
+def test_every_page_the_readme_links_exists() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    pages = set(re.findall(r"`(docs/[\w.-]+\.md)`", readme))
+    assert pages and all((PROJECT_DIR / page).is_file() for page in pages), pages
