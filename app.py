@@ -17,6 +17,10 @@ from chalicelib.services.submission import validate_idempotency_key
 app = Chalice(app_name="formula-intake")
 app.register_middleware(make_edge(bootstrap.services), "http")
 
+ANY_BODY_TYPE = ["*/*"]
+"""Routes with a body let every Content-Type through Chalice: the edge's one media rule
+(`chalicelib.http.media`) decides which are JSON, ``+json`` types included, and answers 415."""
+
 
 def request() -> Request:
     current = app.current_request
@@ -51,7 +55,7 @@ def openapi_document() -> Response:
     return json_response(200, openapi.document())
 
 
-@app.route("/formulas", methods=["POST"])
+@app.route("/formulas", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def submit_formulas() -> Response:
     services = bootstrap.services()
@@ -89,21 +93,21 @@ def list_formulas() -> Response:
     return json_response(200, page)
 
 
-@app.route("/queue/receive", methods=["POST"])
+@app.route("/queue/receive", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_receive() -> Response:
     services = bootstrap.services()
     return json_response(200, consumer_api.receive(services.queue, services.store, raw_body()))
 
 
-@app.route("/queue/ack", methods=["POST"])
+@app.route("/queue/ack", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_ack() -> Response:
     consumer_api.ack(bootstrap.services().queue, raw_body())
     return empty_response()
 
 
-@app.route("/queue/nack", methods=["POST"])
+@app.route("/queue/nack", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_nack() -> Response:
     consumer_api.nack(bootstrap.services().queue, raw_body())
@@ -123,7 +127,7 @@ def queue_dead_letters() -> Response:
     return json_response(200, consumer_api.dead_letters(bootstrap.services().queue, params))
 
 
-@app.route("/queue/dead-letters/redrive", methods=["POST"])
+@app.route("/queue/dead-letters/redrive", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_redrive() -> Response:
     return json_response(200, consumer_api.redrive(bootstrap.services().queue, raw_body()))
@@ -136,7 +140,7 @@ def queue_formula_status(formula_id: str) -> Response:
     return json_response(200, consumer_api.formula_status(bootstrap.services().store, formula_id, params))
 
 
-@app.route("/queue/formulas/{formula_id}/status", methods=["PUT"])
+@app.route("/queue/formulas/{formula_id}/status", methods=["PUT"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_report_status(formula_id: str) -> Response:
     services = bootstrap.services()

@@ -25,6 +25,7 @@ MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in a request body."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_IN_TEXT = re.compile(r"[\ud800-\udfff]|\\u[dD][89a-fA-F]")
 
 
 class JsonError(ValueError):
@@ -36,11 +37,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise JsonError(f"duplicate object key {_quoted(key)}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) < len(pairs):  # some key came twice: name the first one that did
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonError(f"duplicate object key {_quoted(key)}")
+            seen.add(key)
     return out
 
 
@@ -102,7 +105,11 @@ def loads(
         raise JsonError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     except (ValueError, ArithmeticError) as exc:  # no known input gets here; keep its text out
         raise JsonError("malformed JSON: a value could not be read") from exc
-    _check_tree(value, max_depth)
+    # The walk below can only find something when the text could hold it: nesting deeper than
+    # ``max_depth`` needs more opening brackets than that, and a surrogate in a parsed string
+    # needs one in the text or a ``\\uD800``-``\\uDFFF`` escape.
+    if text.count("[") + text.count("{") > max_depth or _SURROGATE_IN_TEXT.search(text):
+        _check_tree(value, max_depth)
     return value
 
 
@@ -124,21 +131,53 @@ def _check_tree(value: JsonValue, max_depth: int) -> None:
 
 
 def dumps(value: JsonValue) -> str:
-    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits."""
-    if isinstance(value, str):
-        return json.encoder.encode_basestring(value)
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else "true" if value else "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, Decimal | float):
-        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
-            raise ValueError(f"cannot encode non-finite number {value}")
-        return str(value) if isinstance(value, Decimal) else float.__repr__(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_key(key)}:{dumps(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join([dumps(item) for item in value]) + "]"
+    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits.
+
+    Raises `ValueError` for a non-finite number and `TypeError` for a value JSON cannot hold.
+    """
+    write = _WRITERS.get(type(value)) or _writer_for(value)
+    return write(value)
+
+
+def _object(value: Mapping[Any, Any]) -> str:
+    return "{" + ",".join([f"{_key(key)}:{dumps(item)}" for key, item in value.items()]) + "}"
+
+
+def _array(value: list[Any] | tuple[Any, ...]) -> str:
+    return "[" + ",".join([dumps(item) for item in value]) + "]"
+
+
+def _decimal(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"cannot encode non-finite number {value}")
+    return str(value)
+
+
+def _float(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"cannot encode non-finite number {value}")
+    return float.__repr__(value)
+
+
+_WRITERS: dict[type, Callable[[Any], str]] = {
+    str: json.encoder.encode_basestring,
+    dict: _object,
+    list: _array,
+    tuple: _array,
+    Decimal: _decimal,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+    float: _float,
+}
+"""The writer of each JSON type, looked up by the value's exact type."""
+
+
+def _writer_for(value: object) -> Callable[[Any], str]:
+    """The writer for a subclass of a JSON type (a `bool` before an `int`), or `TypeError`."""
+    for kind in (bool, str, Mapping, list, tuple, Decimal, int, float):
+        if isinstance(value, kind):
+            return _object if kind is Mapping else _WRITERS[kind]
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import time
 import uuid
@@ -47,6 +48,8 @@ _ERROR_CODES = {
 }
 """The error codes of the statuses `BaseHTTPRequestHandler` and Chalice's gateway answer by
 themselves (else bad_request)."""
+
+_VERSION = re.compile(r"HTTP/(?P<major>[0-9])\.(?P<minor>[0-9])")
 
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1024 * 1024
@@ -143,12 +146,39 @@ class FastRequestHandler(ChaliceRequestHandler):
         super().handle_one_request()
 
     def parse_request(self) -> bool:
-        """`BaseHTTPRequestHandler`'s parsing, without HTTP/0.9 (a request line with no version)."""
-        if not super().parse_request():
+        """The request line and header block, strictly: ``METHOD target HTTP/1.x`` (no HTTP/0.9,
+        no HTTP/2 here), then `framing.read_header_block`. Refusals are answered in the one
+        error shape and close the connection."""
+        self.command = ""  # until the request line is understood
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
             return False
-        if len(self.requestline.split()) != 3:
-            self.send_error(400, "The request line has no HTTP version.")
+        version = _VERSION.fullmatch(words[-1]) if len(words) == 3 else None
+        if version is None:
+            self.send_error(400, "The request line must be: method, target, HTTP version.")
             return False
+        if version["major"] != "1":
+            self.send_error(
+                505 if int(version["major"]) >= 2 else 400, "Only HTTP/1.0 and HTTP/1.1 are served."
+            )
+            return False
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):  # not an absolute URI without a scheme to any client
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = framing.read_header_block(self.rfile)
+        except framing.FramingError as exc:
+            self._send_server_error(exc.status, exc.code, exc.message, close=True, **exc.extra)
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            version["minor"] == "0" and connection != "keep-alive"
+        )
+        if self.headers.get("Expect", "").lower() == "100-continue" and version["minor"] != "0":
+            return bool(self.handle_expect_100())
         return True
 
     def _generic_handle(self) -> None:

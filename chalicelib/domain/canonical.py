@@ -8,6 +8,7 @@ on neither, so the two can share it without importing each other.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from decimal import Decimal
 
@@ -47,8 +48,13 @@ _CANONICAL_CHARACTERS: dict[int, str | None] = {
 and what is written as the ASCII apostrophe, quotation mark or hyphen-minus."""
 
 
+@functools.lru_cache(maxsize=16_384)
 def normalise_name(name: str) -> str:
     """The comparison key of a material name (see ``docs/fingerprints.md``).
+
+    Material names come from a small vocabulary shared by many formulas, and each is keyed more
+    than once per request (its validity, its key, duplicate detection), so recent keys are kept:
+    a repeated name is one lookup, and every formula holding it shares one key string.
 
     Invisible characters are dropped (every Default_Ignorable_Code_Point, such as zero-width
     joiners and variation selectors, plus `INVISIBLE_EXTRAS`), then the name is NFKC-normalised,

@@ -59,7 +59,11 @@ class CanonicalMaterial(Protocol):
 def canonical_encoding(materials: Iterable[CanonicalMaterial]) -> bytes:
     """The canonical byte string of a material make-up (steps 1-3 of the module docstring)."""
     pairs = sorted((m.key, canonical_decimal(m.concentration)) for m in materials)
-    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(pairs).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Compact JSON that keeps non-ASCII text as it is (what steps 3 and 4 hash)."""
 
 
 def fingerprint(materials: Iterable[CanonicalMaterial]) -> str:

@@ -57,12 +57,13 @@ def name_problem(name: str) -> str | None:
         return f"must be 1-{NAME_MAX_CHARS} characters after trimming (it has {len(name)})"
     if name[0].isspace() or name[-1].isspace():
         return "must not start or end with whitespace"
-    for position, char in enumerate(name, start=1):
-        if not (char.isprintable() or char in _JOINERS or unicodedata.category(char) == "Zs"):
-            return (
-                "must not contain control or invisible characters "
-                f"(found U+{ord(char):04X} at character {position})"
-            )
+    if not name.isprintable():  # then find which character is not, and whether it is allowed
+        for position, char in enumerate(name, start=1):
+            if not (char.isprintable() or char in _JOINERS or unicodedata.category(char) == "Zs"):
+                return (
+                    "must not contain control or invisible characters "
+                    f"(found U+{ord(char):04X} at character {position})"
+                )
     if not normalise_name(name):
         return "must contain a visible character (it has only invisible ones, such as U+3164 or U+200D)"
     return None

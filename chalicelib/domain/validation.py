@@ -130,24 +130,49 @@ def parse_document(doc: JsonValue) -> Submission:
 
 
 def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | None:
+    """The formula in ``item``, or None with its problems added to ``problems``.
+
+    When the JSON has the right shape, the model's constructors check every rule once and their
+    errors get this formula's path. Otherwise the model's rule functions are applied to whatever
+    has the right shape, so that every problem is still listed.
+    """
     if not isinstance(item, dict):
         problems.append(FieldError(prefix or "body", f"must be a formula object, not {_kind(item)}"))
         return None
     before = len(problems)
     if not item.keys() <= _FORMULA_FIELDS:
         _unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
-    name, why = _name(item)
-    if why is not None:
-        problems.append(FieldError(_join(prefix, "name"), why))
-    materials = _materials(item, prefix, problems)
-    if len(problems) > before or name is None or materials is None:
-        return None
-    return Formula(name, materials)
+    name_at = len(problems)
+    name = _string(item, "name", prefix, problems)
+    parts = _materials(item, prefix, problems)
+    if len(problems) == before and name is not None and parts is not None and parts.complete:
+        try:
+            return Formula(name, tuple(parts.materials))
+        except ValidationError as exc:
+            problems.extend(_prefixed(prefix, exc.details))
+            return None
+    if name is not None and (why := name_problem(name)):
+        problems.insert(name_at, FieldError(_join(prefix, "name"), why))
+    if parts is not None:
+        problems.extend(_prefixed(prefix, duplicate_problems(parts.keys)))
+        total = total_problem(total_concentration(parts.concentrations), complete=parts.complete)
+        if total:
+            problems.extend(_prefixed(prefix, [total]))
+    return None
 
 
-def _materials(
-    formula: dict[str, Any], prefix: str, problems: list[FieldError]
-) -> tuple[Material, ...] | None:
+@dataclass(slots=True)
+class _Materials:
+    """What a formula's ``materials`` array held: the valid materials, and for the cross-material
+    rules the keys of the valid names and the valid concentrations."""
+
+    materials: list[Material]
+    keys: list[tuple[int, str]]
+    concentrations: list[Decimal]
+    complete: bool = True
+
+
+def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError]) -> _Materials | None:
     path = _join(prefix, "materials")
     if "materials" not in formula:
         problems.append(FieldError(path, "is required"))
@@ -159,69 +184,82 @@ def _materials(
     if not 1 <= len(entries) <= MAX_MATERIALS:
         problems.append(FieldError(path, f"must list 1-{MAX_MATERIALS} materials (it lists {len(entries)})"))
         return None
-    materials: list[Material] = []
-    keys: list[tuple[int, str]] = []
-    concentrations: list[Decimal] = []
+    parts = _Materials([], [], [])
     for index, entry in enumerate(entries):
+        at = f"{path}[{index}]"
         if not isinstance(entry, dict):
-            problems.append(FieldError(f"{path}[{index}]", f"must be a material object, not {_kind(entry)}"))
+            problems.append(FieldError(at, f"must be a material object, not {_kind(entry)}"))
+            parts.complete = False
             continue
+        before = len(problems)
         if not entry.keys() <= _MATERIAL_FIELDS:
-            _unknown_fields(entry, _MATERIAL_FIELDS, f"{path}[{index}]", problems)
-        name, why = _name(entry)
-        if why is not None:
-            problems.append(FieldError(f"{path}[{index}].name", why))
-        concentration, why = _concentration(entry)
-        if why is not None:
-            problems.append(FieldError(f"{path}[{index}].concentration", why))
-        if name is not None and concentration is not None:
-            material = Material(name, concentration)
-            materials.append(material)
-            keys.append((index, material.key))
-        elif name is not None:
-            keys.append((index, normalise_name(name)))
-        if concentration is not None:
-            concentrations.append(concentration)
-    problems.extend(_prefixed(prefix, duplicate_problems(keys)))
-    complete = len(concentrations) == len(entries)
-    if total := total_problem(total_concentration(concentrations), complete=complete):
-        problems.extend(_prefixed(prefix, [total]))
-    return tuple(materials) if len(materials) == len(entries) else None
+            _unknown_fields(entry, _MATERIAL_FIELDS, at, problems)
+        name_at = len(problems)
+        name = _string(entry, "name", at, problems)
+        concentration = _concentration(entry, at, problems)
+        if name is not None and concentration is not None and len(problems) == before:
+            try:
+                material = Material(name, concentration)
+            except ValidationError as exc:
+                problems.extend(_prefixed(at, exc.details))
+                refused = {detail.field for detail in exc.details}
+            else:
+                parts.materials.append(material)
+                parts.keys.append((index, material.key))
+                parts.concentrations.append(concentration)
+                continue
+        else:
+            refused = set()
+            if name is not None and (why := name_problem(name)):
+                problems.insert(name_at, FieldError(f"{at}.name", why))
+                refused.add("name")
+            if concentration is not None and (why := concentration_problem(concentration)):
+                problems.append(FieldError(f"{at}.concentration", why))
+                refused.add("concentration")
+        parts.complete = False
+        if name is not None and "name" not in refused:
+            parts.keys.append((index, normalise_name(name)))
+        if concentration is not None and "concentration" not in refused:
+            parts.concentrations.append(concentration)
+    return parts
 
 
-def _name(obj: dict[str, Any]) -> tuple[str | None, str | None]:
-    """``(name, None)`` with the trimmed, valid name in ``obj``, or ``(None, why it is not)``."""
-    if "name" not in obj:
-        return None, "is required"
-    value = obj["name"]
+def _string(obj: dict[str, Any], field: str, prefix: str, problems: list[FieldError]) -> str | None:
+    """The trimmed string in ``obj[field]``, or None with a problem if it is missing or no string."""
+    if field not in obj:
+        problems.append(FieldError(_join(prefix, field), "is required"))
+        return None
+    value = obj[field]
     if not isinstance(value, str):
-        return None, f"must be a string, not {_kind(value)}"
-    name = value.strip()
-    if message := name_problem(name):
-        return None, message
-    return name, None
+        problems.append(FieldError(_join(prefix, field), f"must be a string, not {_kind(value)}"))
+        return None
+    return value.strip()
 
 
-def _concentration(obj: dict[str, Any]) -> tuple[Decimal | None, str | None]:
-    """``(value, None)`` with the valid concentration in ``obj``, or ``(None, why it is not)``."""
+def _concentration(obj: dict[str, Any], prefix: str, problems: list[FieldError]) -> Decimal | None:
+    """The concentration in ``obj`` as a `Decimal`, or None with a problem if it is not a number
+    (a plain decimal string counts); whether the number is valid is the model's rule."""
+    path = _join(prefix, "concentration")
     if "concentration" not in obj:
-        return None, "is required"
+        problems.append(FieldError(path, "is required"))
+        return None
     value = obj["concentration"]
     if isinstance(value, str):
         if not is_plain_decimal(value):
-            return None, _STRING_CONCENTRATION
-        value = Decimal(value)
-    elif isinstance(value, OutOfRange):
-        return None, f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)"
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if not 0 < value <= 100:
-            return None, CONCENTRATION_RANGE_MESSAGE
-        value = Decimal(value)
-    elif not isinstance(value, Decimal):
-        return None, f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"
-    if message := concentration_problem(value):
-        return None, message
-    return value, None
+            problems.append(FieldError(path, _STRING_CONCENTRATION))
+            return None
+        return Decimal(value)
+    if isinstance(value, OutOfRange):
+        problems.append(
+            FieldError(path, f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)")
+        )
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    problems.append(FieldError(path, f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"))
+    return None
 
 
 def _unknown_fields(

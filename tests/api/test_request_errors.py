@@ -174,3 +174,11 @@ def test_a_number_beyond_the_decimal_range_is_400_at_its_field_in_words(client: 
         }
     ]
     assert b"<class" not in response.body and b"decimal." not in response.body
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/vnd.api+json", "application/problem+json; charset=utf-8", "Application/X+JSON"],
+)
+def test_a_plus_json_body_is_read_as_json(client: Client, content_type: str) -> None:
+    assert post(client, unique_formula(), content_type=content_type).status_code == 201

@@ -104,3 +104,23 @@ def test_a_second_bom_and_nested_repeated_keys_are_refused(raw: bytes | str, fra
 def test_a_number_out_of_range_can_stand_for_a_value_the_caller_chooses() -> None:
     value = jsonio.loads(b'{"a":[1e99999999999999999999,2.5]}', out_of_range=lambda text: ("huge", text))
     assert value == {"a": [("huge", "1e99999999999999999999"), Decimal("2.5")]}
+
+
+def test_the_tree_checks_hold_whatever_the_text_looks_like() -> None:
+    """Brackets inside strings are not nesting; a surrogate may come escaped or as a character."""
+    assert jsonio.loads('["' + "[{" * 40 + '"]') == ["[{" * 40]
+    with pytest.raises(jsonio.JsonError, match="surrogate"):
+        jsonio.loads('["\ud800"]')
+    with pytest.raises(jsonio.JsonError, match="surrogate"):
+        jsonio.loads(b'{"a": ["ok", {"b": "\\uDBFF"}]}')
+    with pytest.raises(jsonio.JsonError, match="deeper than 32"):
+        jsonio.loads(b'[{"a":' * 16 + b"[1]" + b"}]" * 16 + b"")
+
+
+def test_an_int_subclass_is_written_as_its_number() -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 2
+
+    assert jsonio.dumps([Level.HIGH, True]) == "[2,true]"

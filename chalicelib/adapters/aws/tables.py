@@ -10,7 +10,7 @@ Item layout (``pk`` / ``sk`` are strings; ``<owner>`` is the caller's owner id):
 
     pk                      sk                  item
     OWNER#<owner>           FORMULA#<ulid>      a formula (ids are ULIDs: sk order = creation order)
-    FINGERPRINT#<v1:...>    OWNER#<owner>       make-up guard {formula_id}; it exists = make-up taken
+    FINGERPRINT#<v2:...>    OWNER#<owner>       make-up guard {formula_id}; it exists = make-up taken
     IDEMPOTENCY#<key>       OWNER#<owner>       an Idempotency-Key: state, token, lock, response, TTL
     OUTBOX#<shard>          <outbox id>         the messages of one submission not yet published
 
