@@ -29,20 +29,34 @@ from bench.report import Figures, table
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 QUEUE_SCRIPT = """
-import json, sys
-from bench.bench_queue import run
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("bench_queue", sys.argv[3])
+bench_queue = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_queue)
 with open(sys.argv[1], "w") as out:
-    json.dump(run(sys.argv[2] == "quick"), out)
+    json.dump(bench_queue.run(sys.argv[2] == "quick"), out)
 """
+"""Runs this tree's `bench.bench_queue` against the queue of the tree it runs in (its working
+directory comes first on the path), so a baseline is measured by the same benchmark code."""
 
 
-def queue_figures(tree: Path, quick: bool) -> Figures:
-    """The figures of ``tree``'s own queue benchmark, run in a fresh interpreter in that tree."""
+QUEUE_BENCH = PROJECT_DIR / "bench" / "bench_queue.py"
+
+
+def queue_figures(tree: Path, quick: bool, bench_file: Path = QUEUE_BENCH) -> Figures:
+    """This tree's queue benchmark run against ``tree``'s queue, in a fresh interpreter there."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "queue.json"
         mode = "quick" if quick else "full"
         done = subprocess.run(
-            [sys.executable, "-c", QUEUE_SCRIPT, str(out), mode],
+            [
+                sys.executable,
+                "-c",
+                QUEUE_SCRIPT,
+                str(out),
+                mode,
+                str(bench_file),
+            ],
             cwd=tree,
             capture_output=True,
             text=True,
@@ -55,7 +69,9 @@ def queue_figures(tree: Path, quick: bool) -> Figures:
         return figures
 
 
-def run_queue(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+def run_queue(
+    trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path, bench_file: Path = QUEUE_BENCH
+) -> dict[str, Figures]:
     """Each tree's queue figures; beside a baseline, the mean of two runs each in the order ABBA.
 
     The queue benchmark runs in one process, so the trees cannot take turns within it; running
@@ -66,7 +82,7 @@ def run_queue(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path
     order = labels + labels[::-1] if len(labels) > 1 else labels
     runs: dict[str, list[Figures]] = {label: [] for label in labels}
     for label in order:
-        runs[label].append(queue_figures(trees[label], args.quick))
+        runs[label].append(queue_figures(trees[label], args.quick, bench_file))
     return {label: mean_figures(figures) for label, figures in runs.items()}
 
 

@@ -31,7 +31,7 @@ FORMULA_MESSAGE: dict[str, JsonValue] = {
     "message_id": "evt_01JDQ7Z8X4M3N5P6Q7R8S9T0VW",
     "formula_id": "01JDQ7Z8X4M3N5P6Q7R8S9T0VW",
     "owner": "acme",
-    "fingerprint": "v1:5d41402abc4b2a76b9719d911017c592",
+    "fingerprint": "v2:5d41402abc4b2a76b9719d911017c592",
     "name": "Summer Breeze",
     "materials": [
         {"name": "Bergamot Oil", "concentration": Decimal("15.5")},

@@ -126,30 +126,37 @@ def test_an_unknown_baseline_is_refused_in_one_line() -> None:
         baseline.resolve(PROJECT_DIR, "no-such-rev-x")
 
 
-def fake_tree(path: Path, counter: Path) -> Path:
-    """A tree whose queue benchmark reports how many runs came before it (across trees)."""
-    (path / "bench").mkdir(parents=True)
-    (path / "bench" / "__init__.py").write_text("")
-    (path / "bench" / "bench_queue.py").write_text(
+def fake_tree(path: Path, number: int) -> Path:
+    """A tree whose ``chalicelib`` says which tree it is."""
+    (path / "chalicelib").mkdir(parents=True)
+    (path / "chalicelib" / "__init__.py").write_text(f"TREE = {number}.0\n")
+    return path
+
+
+def fake_bench(path: Path, counter: Path) -> Path:
+    """A queue benchmark that reports the tree whose package it imported and how many runs came
+    before it (across trees)."""
+    path.write_text(
         "from pathlib import Path\n"
+        "import chalicelib\n"
         "def run(quick):\n"
         f"    counter = Path({str(counter)!r})\n"
         "    runs = len(counter.read_text()) if counter.exists() else 0\n"
         "    counter.write_text('x' * (runs + 1))\n"
-        "    return {'runs_before': float(runs), 'quick': float(quick)}\n"
+        "    return {'runs_before': float(runs), 'quick': float(quick), 'tree': chalicelib.TREE}\n"
     )
     return path
 
 
-def test_the_queue_runs_each_tree_in_its_own_process_abba_against_a_baseline(tmp_path: Path) -> None:
-    counter = tmp_path / "counter"
-    trees = {name: fake_tree(tmp_path / name, counter) for name in ("current", "baseline")}
+def test_the_queue_runs_one_benchmark_against_each_trees_queue_abba(tmp_path: Path) -> None:
+    trees = {"current": fake_tree(tmp_path / "current", 1), "baseline": fake_tree(tmp_path / "baseline", 2)}
+    bench_file = fake_bench(tmp_path / "bench_queue.py", tmp_path / "counter")
     args = bench_main.parser().parse_args(["--quick"])
-    figures = bench_main.run_queue(trees, args, tmp_path)
+    figures = bench_main.run_queue(trees, args, tmp_path, bench_file)
     # Order current, baseline, baseline, current: runs 0 and 3 against 1 and 2, the same mean.
     assert figures == {
-        "current": {"runs_before": 1.5, "quick": 1.0},
-        "baseline": {"runs_before": 1.5, "quick": 1.0},
+        "current": {"runs_before": 1.5, "quick": 1.0, "tree": 1.0},
+        "baseline": {"runs_before": 1.5, "quick": 1.0, "tree": 2.0},
     }
 
 
