@@ -12,11 +12,12 @@ lone UTF-16 surrogates and nesting deeper than a limit are each a `JsonError`.
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+import rapidjson
 
 JsonValue = Any
 """A parsed JSON document: dict, list, str, Decimal, int, bool or None."""
@@ -131,57 +132,17 @@ def _check_tree(value: JsonValue, max_depth: int) -> None:
 
 
 def dumps(value: JsonValue) -> str:
-    """Serialise compactly; `Decimal` is written as a JSON number with its exact digits.
+    """Serialise compactly; `Decimal` is written as a JSON number with exactly its digits.
 
-    Raises `ValueError` for a non-finite number and `TypeError` for a value JSON cannot hold.
+    Raises `ValueError` for a non-finite number or a lone surrogate, `TypeError` for a value JSON
+    cannot hold (a non-string key, a set, bytes, any other object) and `RecursionError` for a
+    cycle. RapidJSON (python-rapidjson), a compiled encoder, writes it under these same rules.
     """
-    write = _WRITERS.get(type(value)) or _writer_for(value)
-    return write(value)
+    text = _ENCODER(value)
+    assert text is not None  # None only when given a stream to write to
+    return text
 
 
-def _object(value: Mapping[Any, Any]) -> str:
-    return "{" + ",".join([f"{_key(key)}:{dumps(item)}" for key, item in value.items()]) + "}"
-
-
-def _array(value: list[Any] | tuple[Any, ...]) -> str:
-    return "[" + ",".join([dumps(item) for item in value]) + "]"
-
-
-def _decimal(value: Decimal) -> str:
-    if not value.is_finite():
-        raise ValueError(f"cannot encode non-finite number {value}")
-    return str(value)
-
-
-def _float(value: float) -> str:
-    if not math.isfinite(value):
-        raise ValueError(f"cannot encode non-finite number {value}")
-    return float.__repr__(value)
-
-
-_WRITERS: dict[type, Callable[[Any], str]] = {
-    str: json.encoder.encode_basestring,
-    dict: _object,
-    list: _array,
-    tuple: _array,
-    Decimal: _decimal,
-    int: int.__repr__,
-    bool: lambda value: "true" if value else "false",
-    type(None): lambda value: "null",
-    float: _float,
-}
-"""The writer of each JSON type, looked up by the value's exact type."""
-
-
-def _writer_for(value: object) -> Callable[[Any], str]:
-    """The writer for a subclass of a JSON type (a `bool` before an `int`), or `TypeError`."""
-    for kind in (bool, str, Mapping, list, tuple, Decimal, int, float):
-        if isinstance(value, kind):
-            return _object if kind is Mapping else _WRITERS[kind]
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _key(key: object) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-    return json.encoder.encode_basestring(key)
+_ENCODER = rapidjson.Encoder(
+    number_mode=rapidjson.NM_DECIMAL, ensure_ascii=False, bytes_mode=rapidjson.BM_NONE
+)
