@@ -67,3 +67,24 @@ def unique_formula(name: str = "Summer Breeze", materials: int = 3) -> dict[str,
             {"name": f"Material {n}-{i}", "concentration": f"{i + 1}.{n % 97:02d}"} for i in range(materials)
         ],
     }
+
+
+def formula_of_size(size: int, tag: str = "") -> dict[str, object]:
+    """A valid formula whose name and materials take exactly ``size`` bytes as compact JSON (the
+    measure of `Formula.size`), made of 190-character ASCII names; unique per ``tag``."""
+    from decimal import Decimal
+
+    from chalicelib import jsonio
+
+    def measure(names: list[str]) -> int:
+        doc = {"name": "Big", "materials": [{"name": n, "concentration": Decimal("0.01")} for n in names]}
+        return len(jsonio.dumps(doc).encode("utf-8"))
+
+    stem = f"{tag}-{next(_counter)}-"
+    names: list[str] = []
+    while measure(names) < size:
+        names.append(f"{stem}{len(names):05d}".ljust(190, "x"))
+    overshoot = measure(names) - size
+    names[-1] = names[-1][: len(names[-1]) - overshoot]
+    assert measure(names) == size, "the last name absorbs the difference"
+    return {"name": "Big", "materials": [{"name": n, "concentration": "0.01"} for n in names]}

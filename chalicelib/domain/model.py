@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
+from chalicelib import jsonio
 from chalicelib.domain.canonical import canonical_decimal, normalise_name
 from chalicelib.domain.fingerprint import fingerprint
 from chalicelib.errors import FieldError, ValidationError
@@ -27,6 +28,10 @@ NAME_MAX_CHARS = 200
 MAX_MATERIALS = 1000
 MAX_CONCENTRATION = Decimal(100)
 MAX_TOTAL_CONCENTRATION = Decimal(100)
+MAX_FORMULA_BYTES = 120 * 1024
+"""Most UTF-8 bytes a formula's name and materials take as JSON (``{"name": ..., "materials":
+[...]}``, compact). Its message then fits an SQS message (256 KiB) with room for the envelope,
+and its DynamoDB item fits an item (400 KB): see ``docs/api.md``, "Size limits"."""
 MAX_SIGNIFICANT_DIGITS = 38
 MAX_FRACTION_DIGITS = 38
 
@@ -163,6 +168,8 @@ class Formula:
     name: str
     materials: tuple[Material, ...]
     fingerprint: str = field(init=False)
+    size: int = field(init=False, repr=False, compare=False)
+    """UTF-8 bytes of the formula's name and materials as compact JSON (`MAX_FORMULA_BYTES`)."""
 
     @classmethod
     def create(cls, name: str, materials: Iterable[Material]) -> Formula:
@@ -184,6 +191,19 @@ class Formula:
                 problems.append(total)
         if problems:
             raise ValidationError(problems, "The formula is invalid.")
+        size = len(jsonio.dumps({"name": self.name, "materials": self.materials_as_json()}).encode("utf-8"))
+        if size > MAX_FORMULA_BYTES:
+            raise ValidationError(
+                [
+                    FieldError(
+                        "materials",
+                        f"a formula's name and materials may take at most {MAX_FORMULA_BYTES} bytes as "
+                        f"JSON (this one takes {size}): split it, or shorten the names",
+                    )
+                ],
+                "The formula is too large.",
+            )
+        object.__setattr__(self, "size", size)
         object.__setattr__(self, "fingerprint", fingerprint(materials))
 
     def materials_as_json(self) -> list[dict[str, str | Decimal]]:

@@ -42,6 +42,10 @@ from chalicelib.errors import FieldError, ValidationError
 from chalicelib.jsonio import JsonValue
 
 MAX_BATCH = 100
+MAX_BATCH_BYTES = 320 * 1024
+"""Most UTF-8 bytes the formulas of one batch take together (each counted as `Formula.size`),
+so that the batch's messages fit the one DynamoDB outbox item (400 KB) that carries them on the
+AWS backend: see ``docs/api.md``, "Size limits"."""
 MAX_DETAILS = 100
 """Most problems listed in one error; the last entry then says how many more there were."""
 
@@ -126,6 +130,16 @@ def parse_document(doc: JsonValue) -> Submission:
             formulas.append(formula)
     if problems:
         raise ValidationError(_capped(problems))
+    if (size := sum(formula.size for formula in formulas)) > MAX_BATCH_BYTES:
+        raise ValidationError(
+            [
+                FieldError(
+                    "body",
+                    f"the formulas of a batch may take at most {MAX_BATCH_BYTES} bytes as JSON "
+                    f"together (these take {size}): send them in smaller batches",
+                )
+            ]
+        )
     return Submission(tuple(formulas), is_batch)
 
 

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 import app as app_module
 from app import app
-from chalicelib import bootstrap
+from chalicelib import bootstrap, jsonio
 from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.adapters.aws.sqs_setup import create_queues
 from chalicelib.adapters.aws.tables import create_tables
@@ -234,3 +234,17 @@ def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, 
         "sweep_outbox", client.events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
     )
     assert queued(aws) == [], "already sent: neither a repeated stream record nor the sweep republishes"
+
+
+def test_the_size_limits_on_the_aws_backend(client: Client, aws: dict[str, Any]) -> None:
+    """The same limits as in memory; at them the formula item, the outbox item and the SQS
+    message all fit (moto refuses a DynamoDB item over 400 KB and an SQS body over 256 KiB)."""
+    from tests.api.test_size_limits import check_size_limits
+
+    def delivered() -> list[Any]:
+        messages = queued(aws)
+        for message in messages:
+            aws["sqs"].delete_message(QueueUrl=aws["queue_url"], ReceiptHandle=message["ReceiptHandle"])
+        return [jsonio.loads(m["Body"]) for m in messages]
+
+    check_size_limits(client, delivered)
