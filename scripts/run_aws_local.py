@@ -177,9 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"Moto server on {endpoint}: table {settings.table_name}, queue {queue_url}", flush=True)
 
-        server = devserver.create_server(
-            str(args.project_dir), args.stage, args.host, args.port, devserver.limits_from(args)
-        )
+        try:
+            server = devserver.create_server(
+                str(args.project_dir), args.stage, args.host, args.port, devserver.limits_from(args)
+            )
+        except devserver.CannotListen as exc:
+            print(exc, file=sys.stderr)
+            return 2
         running.callback(server.server.server_close)
         # moto's DynamoDB is not thread-safe (see SerializedClient): serialise this process's calls.
         local = Settings.from_env()

@@ -11,10 +11,17 @@ in docs/devserver.md. `make run-aws-local` (scripts/run_aws_local.py) serves thr
 """
 
 from chalicelib.devserver.cli import add_server_arguments, limits_from, main, serve, start_worker
-from chalicelib.devserver.server import MAX_BODY_BYTES, Limits, create_server, make_thread_safe
+from chalicelib.devserver.server import (
+    MAX_BODY_BYTES,
+    CannotListen,
+    Limits,
+    create_server,
+    make_thread_safe,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "CannotListen",
     "Limits",
     "add_server_arguments",
     "create_server",

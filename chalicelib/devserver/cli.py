@@ -21,7 +21,7 @@ from types import FrameType
 from chalice.local import LocalDevServer
 
 from chalicelib import bootstrap
-from chalicelib.devserver.server import Limits, create_server
+from chalicelib.devserver.server import CannotListen, Limits, check_can_listen, create_server
 from chalicelib.worker import Worker
 
 log = logging.getLogger("formula_intake.devserver")
@@ -72,7 +72,11 @@ def run_with_autoreload(
             start_worker(worker)
             return server
 
-        return int(reloader.start_worker_process(factory, project_dir))
+        try:
+            return int(reloader.start_worker_process(factory, project_dir))
+        except CannotListen as exc:
+            print(exc, file=sys.stderr)
+            return 2
 
     child: subprocess.Popen[bytes] | None = None
 
@@ -86,8 +90,8 @@ def run_with_autoreload(
     command = [sys.executable, "-m", "chalicelib.devserver", *sys.argv[1:]]
     while True:
         child = subprocess.Popen(command, env={**os.environ, "CHALICE_WORKER": "true"})
-        if child.wait() != RESTART_REQUEST_RC:
-            return 0
+        if (code := child.wait()) != RESTART_REQUEST_RC:
+            return code
         log.info("restarting: a file under %s changed", project_dir)
 
 
@@ -148,12 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    if args.autoreload and os.environ.get("CHALICE_WORKER") is None:
+        try:
+            check_can_listen(args.host, args.port)
+        except CannotListen as exc:
+            print(exc, file=sys.stderr)
+            return 2
     if args.autoreload:
         return run_with_autoreload(
             args.project_dir, args.stage, args.host, args.port, args.worker, limits_from(args)
         )
 
-    server = create_server(args.project_dir, args.stage, args.host, args.port, limits_from(args))
+    try:
+        server = create_server(args.project_dir, args.stage, args.host, args.port, limits_from(args))
+    except CannotListen as exc:
+        print(exc, file=sys.stderr)
+        return 2
     worker = start_worker(args.worker)
     try:
         serve(server, args.host)

@@ -8,6 +8,7 @@ connections of clients that send nothing, or half a request, or stay idle betwee
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -89,10 +90,36 @@ def make_thread_safe(app: Any) -> None:
         app.__class__ = CustomLocalChalice
 
 
+class CannotListen(Exception):
+    """The server's address cannot be bound; the message is one line for a person."""
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind and release the address as the server will (`CannotListen` if that fails): for a
+    parent process that starts the serving child later, so its failure is one line, not a
+    traceback in the child's thread."""
+    try:
+        with socket.create_server((host, port), reuse_port=False) as probe:
+            probe.close()
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from exc
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> CannotListen:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    hint = " (another server is using it: stop it, or choose another with PORT=...)"
+    return CannotListen(
+        f"cannot listen on http://{host}:{port}: {reason}" + (hint if exc.errno == errno.EADDRINUSE else "")
+    )
+
+
 def create_server(
     project_dir: str, stage: str, host: str, port: int, limits: Limits | None = None
 ) -> LocalDevServer:
-    """Build the server as `chalice local --stage STAGE` would, with this package's handler and limits."""
+    """Build the server as `chalice local --stage STAGE` would, with this package's handler and limits.
+
+    Raises `CannotListen` when the address is taken or cannot be bound.
+    """
     factory = CLIFactory(project_dir=project_dir, environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=stage)
     app = config.chalice_app
@@ -101,4 +128,7 @@ def create_server(
     def server_cls(address: tuple[str, int], handler: Any) -> FastHTTPServer:
         return FastHTTPServer(address, handler, limits)
 
-    return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler, server_cls=server_cls)
+    try:
+        return LocalDevServer(app, config, host, port, handler_cls=FastRequestHandler, server_cls=server_cls)
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from exc
