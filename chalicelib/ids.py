@@ -24,31 +24,20 @@ _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 """The two-character Crockford text of every 10-bit value: ``_PAIRS[n]`` for 0 <= n < 1024."""
 
 
+def _encode(value: int, characters: int) -> str:
+    """The low ``characters`` * 5 bits of ``value`` in Crockford base32, most significant first
+    (``characters`` even: two characters per table lookup)."""
+    return "".join([_PAIRS[value >> shift & 1023] for shift in range(5 * characters - 10, -1, -10)])
+
+
 def _encode_time(ms: int) -> str:
-    """``ms`` (< 2**50) as 10 Crockford base32 characters, most significant first."""
-    pairs = _PAIRS
-    return (
-        pairs[ms >> 40 & 1023]
-        + pairs[ms >> 30 & 1023]
-        + pairs[ms >> 20 & 1023]
-        + pairs[ms >> 10 & 1023]
-        + pairs[ms & 1023]
-    )
+    """``ms`` (< 2**50) as 10 Crockford base32 characters."""
+    return _encode(ms, 10)
 
 
 def _encode_random(value: int) -> str:
-    """``value`` (< 2**80) as 16 Crockford base32 characters, most significant first."""
-    pairs = _PAIRS
-    return (
-        pairs[value >> 70 & 1023]
-        + pairs[value >> 60 & 1023]
-        + pairs[value >> 50 & 1023]
-        + pairs[value >> 40 & 1023]
-        + pairs[value >> 30 & 1023]
-        + pairs[value >> 20 & 1023]
-        + pairs[value >> 10 & 1023]
-        + pairs[value & 1023]
-    )
+    """``value`` (< 2**80) as 16 Crockford base32 characters."""
+    return _encode(value, 16)
 
 
 class UlidFactory:
