@@ -161,10 +161,10 @@ OUTBOX_STREAM_ARN_PLACEHOLDER = (
 
 
 @app.on_sqs_message(queue=QUEUE_NAME, batch_size=10)
-def consume_messages(event: SQSEvent) -> None:
+def consume_messages(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     from chalicelib.entrypoints import lambda_handlers
 
-    lambda_handlers.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
+    return lambda_handlers.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
 
 
 @app.on_dynamodb_record(stream_arn=OUTBOX_STREAM_ARN_PLACEHOLDER)

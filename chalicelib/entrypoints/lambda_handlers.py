@@ -1,12 +1,14 @@
 """The Lambda event handlers' logic: the SQS consumer, the outbox stream relay and the sweeper.
 
-**SQS batches.** Chalice does not turn on Lambda's partial batch responses, and when a handler
-returns normally Lambda deletes *every* message of the batch. So each message is settled by the
-same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
-failing one is released with its backoff — and if any message of the batch did not succeed the
-handler raises `BatchIncomplete`: Lambda then deletes nothing more, the processed ones are already
-gone, and the failed ones come back after their backoff (or go to the dead-letter queue after
-the queue's maxReceiveCount). A batch never loses or double-acknowledges a message.
+**SQS batches settle per message.** The event source reports partial batch responses
+(``FunctionResponseTypes: [ReportBatchItemFailures]``, set in ``deploy/resources.json``), so the
+consumer returns ``{"batchItemFailures": [{"itemIdentifier": <message id>}, ...]}`` naming
+exactly the messages that must come back; Lambda deletes the others. Each message is also settled
+by the same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
+failing one is released with its backoff — so a failed one comes back after its backoff (or goes
+to the dead-letter queue after the queue's maxReceiveCount), and an undecodable one comes back
+until the queue dead-letters it. A poison message no longer fails its batch: the invocation
+succeeds, so Lambda's Errors metric keeps meaning "the handler crashed".
 
 **Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
 relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
@@ -27,10 +29,6 @@ from chalicelib.bootstrap import Services, build_worker
 log = logging.getLogger("formula_intake.lambda")
 
 
-class BatchIncomplete(Exception):
-    """Some messages of an SQS batch were not processed; they will be delivered again."""
-
-
 class RelayIncomplete(Exception):
     """Some outbox items could not be published; they stay pending for a retry or the sweeper."""
 
@@ -49,10 +47,14 @@ def _from_lambda_record(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Process an SQS batch; raise `BatchIncomplete` if any message must come back."""
+def batch_item_failures(message_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """Lambda's partial batch response: the SQS messages to deliver again."""
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in message_ids]}
+
+
+def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Process an SQS batch; return the partial batch response naming the messages to redeliver."""
     worker = build_worker(services)
-    outcomes: dict[str, int] = {}
     unfinished = []
     for record in records:
         try:
@@ -61,13 +63,9 @@ def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[s
             log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
             unfinished.append(str(record.get("messageId")))
             continue
-        outcome = worker.handle(message)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        if outcome in {"retry", "failed"}:
+        if worker.handle(message) in {"retry", "failed"}:
             unfinished.append(message.message_id)
-    if unfinished:
-        raise BatchIncomplete(f"{len(unfinished)} message(s) will be redelivered: {', '.join(unfinished)}")
-    return outcomes
+    return batch_item_failures(unfinished)
 
 
 def _require_relay(services: Services) -> OutboxRelay:

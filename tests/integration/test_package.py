@@ -177,7 +177,6 @@ def test_the_queue_sends_to_its_dead_letter_queue(template: dict[str, Any]) -> N
         "deadLetterTargetArn": {"Fn::GetAtt": [render.DEAD_LETTER_QUEUE, "Arn"]},
         "maxReceiveCount": sqs_setup.MAX_RECEIVE_COUNT,
     }
-    assert queue["VisibilityTimeout"] == sqs_setup.VISIBILITY_TIMEOUT_SECONDS
     assert queue["MessageRetentionPeriod"] == sqs_setup.RETENTION_SECONDS
     assert dead_letters["MessageRetentionPeriod"] == sqs_setup.DLQ_RETENTION_SECONDS
     assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
@@ -199,9 +198,12 @@ def test_the_consumer_reads_that_queue_in_batches(template: dict[str, Any]) -> N
     assert event["Properties"]["BatchSize"] == 10
     assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
     assert render.QUEUE in template["Resources"][handlers.consumer]["DependsOn"]
-    # Lambda refuses an SQS event source whose function may outlive the visibility timeout.
+    # AWS's guidance for an SQS event source: visibility at least six times the function timeout.
     timeout = template["Resources"][handlers.consumer]["Properties"]["Timeout"]
-    assert timeout <= queue["Properties"]["VisibilityTimeout"]
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    # Partial batch responses, and a ceiling on concurrent consumers.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == render.CONSUMER_MAX_CONCURRENCY
 
 
 @slow
