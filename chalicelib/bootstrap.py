@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
@@ -51,7 +52,9 @@ def _services(
     relay: OutboxRelay | None = None,
     max_batch: int | None = None,
 ) -> Services:
-    """The parts every backend shares: the submission service, API keys and rate limits."""
+    """The parts every backend shares: logs and metrics, the submission service, API keys and
+    rate limits."""
+    observability.configure(settings.log_level, metrics=settings.metrics_enabled)
     return Services(
         settings=settings,
         clock=clock,

@@ -16,10 +16,13 @@ relay failure raises so that Lambda retries the stream batch (the sweeper is the
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib import observability
+from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
@@ -56,15 +59,20 @@ def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[s
     """Process an SQS batch; return the partial batch response naming the messages to redeliver."""
     worker = build_worker(services)
     unfinished = []
-    for record in records:
-        try:
-            message = SqsQueue.parse_received(_from_lambda_record(record))
-        except ValueError:
-            log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
-            unfinished.append(str(record.get("messageId")))
-            continue
-        if worker.handle(message) in {"retry", "failed"}:
-            unfinished.append(message.message_id)
+    try:
+        for record in records:
+            try:
+                message = SqsQueue.parse_received(_from_lambda_record(record))
+            except ValueError:
+                observability.set_correlation_id(str(record.get("messageId")))
+                observability.count(observability.MESSAGES_FAILED)
+                log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
+                unfinished.append(str(record.get("messageId")))
+                continue
+            if worker.handle(message) in {"retry", "failed"}:
+                unfinished.append(message.message_id)
+    finally:
+        observability.flush()
     return batch_item_failures(unfinished)
 
 
@@ -90,7 +98,12 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
             OUTBOX_PREFIX
         ):
             continue
-        result += relay.relay_if_pending(decode_image(image).outbox_id)
+        outbox_id = decode_image(image).outbox_id
+        observability.set_correlation_id(outbox_id)
+        result += relay.relay_if_pending(outbox_id)
+    log.info(
+        json.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
+    )
     return _raise_if_failed(result)
 
 
@@ -101,7 +114,32 @@ def sweep(services: Services, *, older_than_seconds: float | None = None) -> Rel
     published inline alone.
     """
     relay = _require_relay(services)
-    result = (
-        relay.sweep() if older_than_seconds is None else relay.sweep(older_than_seconds=older_than_seconds)
-    )
+    try:
+        result = (
+            relay.sweep()
+            if older_than_seconds is None
+            else relay.sweep(older_than_seconds=older_than_seconds)
+        )
+        log.info(
+            json.dumps({"event": "sweep", "completed": len(result.completed), "failed": len(result.failures)})
+        )
+    finally:
+        _measure_backlog(services)
+        observability.flush()
     return _raise_if_failed(result)
+
+
+OUTBOX_GAUGE_LIMIT = 1000
+"""The backlog gauge counts at most this many pending items (one bounded read per sweep)."""
+
+
+def _measure_backlog(services: Services) -> None:
+    """Emit how many outbox items are pending (up to `OUTBOX_GAUGE_LIMIT`) and the oldest's age."""
+    store = services.store
+    if not isinstance(store, DynamoFormulaStore):
+        return
+    now = services.clock()
+    pending = store.pending_outbox(limit=OUTBOX_GAUGE_LIMIT, older_than=now)
+    oldest = min((item.created_at for item in pending), default=now)
+    observability.gauge(observability.OUTBOX_PENDING, len(pending))
+    observability.seconds(observability.OUTBOX_OLDEST_AGE, now - oldest)

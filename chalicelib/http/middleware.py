@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from chalice.app import Request, Response
 
+from chalicelib import observability
 from chalicelib.errors import FieldError, UnsupportedMediaType, ValidationError
 from chalicelib.http import media
 from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
@@ -182,6 +183,7 @@ def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
         started = time.perf_counter()
         rid = request_id(event)
         current_request_id.set(rid)
+        observability.set_correlation_id(rid)
         route = str(event.context.get("resourcePath") or event.path)
         refusal, principal = _guard(event, route, services)
         response = refusal if refusal is not None else normalize_chalice_errors(event, get_response)
@@ -199,6 +201,7 @@ def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         log.info(json.dumps(line))
+        observability.flush()
         return response
 
     return edge
