@@ -54,7 +54,7 @@ def _services(
 ) -> Services:
     """The parts every backend shares: logs and metrics, the submission service, API keys and
     rate limits."""
-    observability.configure(settings.log_level, metrics=settings.metrics_enabled)
+    observability.configure(settings.log_level, metrics=settings.metrics_enabled, stack=settings.stack_name)
     return Services(
         settings=settings,
         clock=clock,

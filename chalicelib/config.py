@@ -92,6 +92,9 @@ class Settings:
     """JSON logs at this level (``FI_LOG_LEVEL``); empty leaves the host's logging alone."""
     metrics_enabled: bool = False
     """CloudWatch EMF metrics (``FI_METRICS``), for stages that run on Lambda."""
+    stack_name: str = ""
+    """The CloudFormation stack (``FI_STACK_NAME``, set by the template): a metric dimension, so
+    two stacks in one account keep their figures apart."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,4 +137,5 @@ class Settings:
             rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
             log_level=_log_level(env),
             metrics_enabled=_bool(env, "FI_METRICS", cls.metrics_enabled),
+            stack_name=env.get("FI_STACK_NAME", ""),
         )

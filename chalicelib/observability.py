@@ -65,10 +65,10 @@ _tools = _Tools(None, None)
 _lock = threading.Lock()
 
 
-def configure(log_level: str, *, metrics: bool) -> None:
+def configure(log_level: str, *, metrics: bool, stack: str = "") -> None:
     """Install the JSON log handler at ``log_level`` (empty: leave logging alone) and, if
-    ``metrics``, EMF metrics. Called once per process by the composition root; repeating it
-    with the same values changes nothing."""
+    ``metrics``, EMF metrics with the dimensions ``service`` and ``stack``. Called once per
+    process by the composition root; repeating it with the same values changes nothing."""
     global _tools
     if not log_level and not metrics:
         return
@@ -83,6 +83,7 @@ def configure(log_level: str, *, metrics: bool) -> None:
         emf = _tools.metrics
         if metrics and emf is None:
             emf = Metrics(namespace=NAMESPACE, service=SERVICE)
+            emf.set_default_dimensions(stack=stack or "local")
         _tools = _Tools(logger, emf)
 
 

@@ -39,6 +39,7 @@ from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.aws import sqs_setup, tables
+from deploy import monitoring
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STAGE = "prod"
@@ -99,6 +100,9 @@ QUEUE_ACTIONS = (
 event source mapping's (receive, delete, get attributes)."""
 
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+"""What Lambda's active tracing sends with the execution role (``"xray": true`` in the stage)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +238,7 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
             "Variables": {
                 "FI_QUEUE_URL": {"Ref": QUEUE},
                 "FI_DEAD_LETTER_QUEUE_URL": {"Ref": DEAD_LETTER_QUEUE},
+                "FI_STACK_NAME": {"Ref": "AWS::StackName"},
             }
         }
     }
@@ -274,6 +279,8 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
         },
         REST_API: {
             "Properties": {
+                "Name": monitoring.API_NAME,
+                "TracingEnabled": True,
                 "MethodSettings": [
                     {
                         "ResourcePath": "/*",
@@ -307,15 +314,26 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
             }
         }
     }
-    # Chalice's event source names the queue by ARN text; this makes the function wait for it.
-    resources[handlers.consumer]["DependsOn"] = [QUEUE]
+    # Chalice's event source names the queue by ARN text; the function's FI_QUEUE_URL (a Ref)
+    # already makes it wait for the queue (an explicit DependsOn is cfn-lint's W3005).
     if config.get("log_retention_in_days") and API_FUNCTION in handlers.functions:
         # Chalice renames the API function to APIHandler but its log group still refers to
         # ${ApiHandler}, which does not exist (aws/chalice#2079).
         resources["ApiHandlerLogGroup"] = {
             "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{API_FUNCTION}}}"}}
         }
+    resources.update(
+        monitoring.resources(
+            monitoring.Names(
+                queue=QUEUE,
+                dead_letter_queue=DEAD_LETTER_QUEUE,
+                consumer=handlers.consumer,
+                relay=handlers.relay,
+            )
+        )
+    )
     return {
+        "Parameters": monitoring.parameters(),
         "Resources": resources,
         "Outputs": {
             "TableName": {"Value": {"Ref": TABLE}},
@@ -357,6 +375,13 @@ def render_policy(config: dict[str, Any]) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": list(QUEUE_ACTIONS),
                 "Resource": [_arn(QUEUE), _arn(DEAD_LETTER_QUEUE)],
+            },
+            {
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": list(TRACING_ACTIONS),
+                # X-Ray's write actions have no resource-level permissions.
+                "Resource": ["*"],
             },
             {
                 "Sid": "FunctionLogs",

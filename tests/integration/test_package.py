@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib import observability
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.config import Settings
-from deploy import render
+from deploy import monitoring, render
 
 PROJECT_DIR = render.PROJECT_DIR
 CHALICE = Path(sys.executable).with_name("chalice")
@@ -99,7 +100,8 @@ def _copy_project(destination: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The packaged ``prod`` template's path."""
     base = tmp_path_factory.mktemp("package")
     project = _copy_project(base / "project")
     out = base / "out"
@@ -127,7 +129,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         command, cwd=project, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_SECONDS
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    yield json.loads((out / "sam.json").read_text())
+    yield out / "sam.json"
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> dict[str, Any]:
+    return dict(json.loads(packaged.read_text()))
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -197,7 +204,8 @@ def test_the_consumer_reads_that_queue_in_batches(template: dict[str, Any]) -> N
     assert event["Type"] == "SQS"
     assert event["Properties"]["BatchSize"] == 10
     assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
-    assert render.QUEUE in template["Resources"][handlers.consumer]["DependsOn"]
+    variables = template["Resources"][handlers.consumer]["Properties"]["Environment"]["Variables"]
+    assert variables["FI_QUEUE_URL"] == {"Ref": render.QUEUE}  # so the event source waits for the queue
     # AWS's guidance for an SQS event source: visibility at least six times the function timeout.
     timeout = template["Resources"][handlers.consumer]["Properties"]["Timeout"]
     assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
@@ -257,8 +265,11 @@ def test_every_role_is_least_privilege(template: dict[str, Any]) -> None:
         ]
         actions = {action for statement in statements for action in statement["Action"]}
         assert not any("*" in action for action in actions), name
+        statements = [s for s in statements if set(s["Action"]) != set(render.TRACING_ACTIONS)]
         for statement in statements:
             assert statement["Effect"] == "Allow" and statement["Resource"], name
+            if set(statement["Action"]) == set(render.TRACING_ACTIONS):
+                continue  # X-Ray's write actions take no resource
             assert "*" not in statement["Resource"], name
             assert all(isinstance(resource, dict) for resource in statement["Resource"]), name
         assert adapter_actions() <= actions, name
@@ -319,3 +330,37 @@ def test_every_reference_in_the_template_resolves(template: dict[str, Any]) -> N
     assert referenced - known == set()
     for name, resource in template["Resources"].items():
         assert "Type" in resource, f"{name}: merged into a resource Chalice no longer generates"
+
+
+@slow
+def test_alarms_notify_one_topic_with_an_email_parameter(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    watched = {a["Properties"]["MetricName"] for a in alarms.values()}
+    assert watched == {
+        "ApproximateNumberOfMessagesVisible",  # the dead-letter queue
+        "Errors",  # the consumer
+        "5XXError",
+        observability.OUTBOX_OLDEST_AGE,
+        "IteratorAge",
+        "ApproximateAgeOfOldestMessage",
+    }
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": monitoring.TOPIC}]
+    (subscription,) = _resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Endpoint"] == {"Ref": monitoring.EMAIL_PARAMETER}
+    assert monitoring.EMAIL_PARAMETER in template["Parameters"]
+
+
+@slow
+def test_one_dashboard_shows_every_metric_of_the_service(template: dict[str, Any]) -> None:
+    (dashboard,) = _resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown = {row[1] for widget in body["widgets"] for row in widget["properties"]["metrics"]}
+    assert set(observability.METRIC_NAMES) <= shown
+
+
+@slow
+def test_tracing_is_on_for_every_function_and_the_api_stage(template: dict[str, Any]) -> None:
+    for name, function in _functions(template).items():
+        assert function["Properties"]["Tracing"] == "Active", name
+    assert template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
