@@ -364,3 +364,20 @@ def test_tracing_is_on_for_every_function_and_the_api_stage(template: dict[str, 
     for name, function in _functions(template).items():
         assert function["Properties"]["Tracing"] == "Active", name
     assert template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+
+
+CFN_LINT_ACCEPTED: dict[str, str] = {}
+"""cfn-lint rules whose findings the template keeps, each with its reason (none today)."""
+
+
+@slow
+def test_cfn_lint_finds_nothing_in_the_packaged_template(packaged: Path) -> None:
+    result = subprocess.run(
+        [str(CHALICE.with_name("cfn-lint")), "--format", "parseable", str(packaged)],
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_SECONDS,
+    )
+    findings = [line for line in result.stdout.splitlines() if line.strip()]
+    unexplained = [line for line in findings if line.split(":")[5] not in CFN_LINT_ACCEPTED]
+    assert unexplained == [], "\n".join(unexplained) + result.stderr
