@@ -40,6 +40,10 @@ class Services:
     rate_limiter: RateLimiter
     relay: OutboxRelay | None = None
 
+    @property
+    def consumer_api_enabled(self) -> bool:
+        return self.settings.consumer_api_enabled
+
 
 def _services(
     settings: Settings,

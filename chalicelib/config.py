@@ -88,6 +88,9 @@ class Settings:
     api_keys_json: str = ""
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    consumer_api_enabled: bool = True
+    """Serve the ``/queue/*`` consumer API (``FI_CONSUMER_API``). Deployed stages turn it off:
+    their Lambda consumer owns the queue, and the API would compete with it for messages."""
     log_level: str = ""
     """JSON logs at this level (``FI_LOG_LEVEL``); empty leaves the host's logging alone."""
     metrics_enabled: bool = False
@@ -135,6 +138,7 @@ class Settings:
             api_keys_json=env.get("FI_API_KEYS", ""),
             rate_limit_per_second=_float(env, "FI_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
             rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
+            consumer_api_enabled=_bool(env, "FI_CONSUMER_API", cls.consumer_api_enabled),
             log_level=_log_level(env),
             metrics_enabled=_bool(env, "FI_METRICS", cls.metrics_enabled),
             stack_name=env.get("FI_STACK_NAME", ""),
