@@ -151,8 +151,8 @@ def queue_report_status(formula_id: str) -> Response:
 
 
 # ---- Lambda event handlers (AWS backend) --------------------------------------------------------
-# Resource names are fixed here because Chalice reads them at import; deploy/resources.json
-# creates resources with these names and rewires the stream source to the table's StreamArn.
+# Chalice reads these at import; deploy/resources.json rewires both event sources to the stack's
+# own queue and table stream, whose names derive from the stack name.
 
 QUEUE_NAME = "formula-intake-submitted"
 OUTBOX_STREAM_ARN_PLACEHOLDER = (

@@ -169,7 +169,9 @@ def test_the_table_has_ttl_a_new_image_stream_and_recovery(template: dict[str, A
     assert table["Type"] == "AWS::DynamoDB::Table"
     assert table["DeletionPolicy"] == "Retain"
     properties = table["Properties"]
-    assert properties == tables.cloudformation_properties(properties["TableName"])
+    assert "TableName" not in properties, "a generated name never blocks re-creating the stack"
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties == {**tables.cloudformation_properties(), "DeletionProtectionEnabled": True}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": tables.TTL_ATTRIBUTE, "Enabled": True}
     assert properties["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -188,12 +190,13 @@ def test_the_queue_sends_to_its_dead_letter_queue(template: dict[str, Any]) -> N
     assert dead_letters["MessageRetentionPeriod"] == sqs_setup.DLQ_RETENTION_SECONDS
     assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
     (source,) = dead_letters["RedriveAllowPolicy"]["sourceQueueArns"]
-    assert source["Fn::Sub"].endswith(":" + queue["QueueName"])
-    # The queues a local run creates carry the deployed names under the deployed prefix.
-    assert (queue["QueueName"], dead_letters["QueueName"]) == (
-        f"formula-intake-{sqs_setup.QUEUE_SUFFIX}",
-        f"formula-intake-{sqs_setup.DLQ_SUFFIX}",
-    )
+    assert source["Fn::Sub"].endswith(":" + queue["QueueName"]["Fn::Sub"])
+    # The main queue is named after the stack as a local run names it after its prefix; the
+    # dead-letter queue is retained with the stack's data, under a generated name.
+    assert queue["QueueName"] == {"Fn::Sub": f"${{AWS::StackName}}-{sqs_setup.QUEUE_SUFFIX}"}
+    assert "QueueName" not in dead_letters
+    assert template["Resources"][render.DEAD_LETTER_QUEUE]["DeletionPolicy"] == "Retain"
+    assert queue["SqsManagedSseEnabled"] is True and dead_letters["SqsManagedSseEnabled"] is True
 
 
 @slow
@@ -203,7 +206,7 @@ def test_the_consumer_reads_that_queue_in_batches(template: dict[str, Any]) -> N
     queue = template["Resources"][render.QUEUE]
     assert event["Type"] == "SQS"
     assert event["Properties"]["BatchSize"] == 10
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"]["Fn::Sub"])
     variables = template["Resources"][handlers.consumer]["Properties"]["Environment"]["Variables"]
     assert variables["FI_QUEUE_URL"] == {"Ref": render.QUEUE}  # so the event source waits for the queue
     # AWS's guidance for an SQS event source: visibility at least six times the function timeout.
@@ -235,7 +238,7 @@ def test_the_sweeper_runs_every_minute(template: dict[str, Any]) -> None:
 
 @slow
 def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str, Any]) -> None:
-    table_name = template["Resources"][render.TABLE]["Properties"]["TableName"]
+    table_name = {"Ref": render.TABLE}
     functions = _functions(template)
     assert set(functions) == {"APIHandler", "ConsumeMessages", "RelayOutbox", "SweepOutbox"}
     for name, function in functions.items():
@@ -248,6 +251,7 @@ def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str,
         resolved = {
             k: v if isinstance(v, str) else f"https://sqs.example/{v['Ref']}" for k, v in variables.items()
         }
+        assert variables["FI_STACK_NAME"] == {"Ref": "AWS::StackName"}, name
         settings = Settings.from_env({**resolved, "AWS_REGION": "eu-west-1"})
         assert settings.backend == "aws", name
         assert settings.queue_max_receive_count == sqs_setup.MAX_RECEIVE_COUNT, name
@@ -381,3 +385,66 @@ def test_cfn_lint_finds_nothing_in_the_packaged_template(packaged: Path) -> None
     findings = [line for line in result.stdout.splitlines() if line.strip()]
     unexplained = [line for line in findings if line.split(":")[5] not in CFN_LINT_ACCEPTED]
     assert unexplained == [], "\n".join(unexplained) + result.stderr
+
+
+NAMING_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Serverless::Api": "Name",
+    "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+}
+"""The property that sets each resource type's physical name; without it CloudFormation makes a
+name from the stack name, the logical id and a random suffix."""
+
+
+def physical_names(template: dict[str, Any], stack: str) -> dict[str, str]:
+    """Every named resource's physical name, as CloudFormation would resolve it in ``stack``."""
+    resources = template["Resources"]
+
+    def name_of(logical_id: str) -> str:
+        resource = resources[logical_id]
+        value = resource.get("Properties", {}).get(NAMING_PROPERTIES.get(resource["Type"], ""))
+        return f"{stack}-{logical_id}-GENERATED" if value is None else resolve(value)
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return stack if value["Ref"] == "AWS::StackName" else name_of(value["Ref"])
+        text = value["Fn::Sub"]
+        text = text.replace("${AWS::StackName}", stack)
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda match: name_of(match.group(1)), text)
+
+    return {
+        logical_id: name_of(logical_id)
+        for logical_id, r in resources.items()
+        if r["Type"] in NAMING_PROPERTIES
+    }
+
+
+@slow
+def test_two_stacks_in_one_account_share_no_physical_name(template: dict[str, Any]) -> None:
+    staging, prod = (
+        physical_names(template, "formula-intake-staging"),
+        physical_names(template, "formula-intake"),
+    )
+    assert set(staging) >= {render.TABLE, render.QUEUE, render.DEAD_LETTER_QUEUE, "RestAPI", "APIHandler"}
+    assert set(staging.values()).isdisjoint(prod.values())
+
+
+@slow
+def test_retained_data_survives_the_stack_and_log_groups_expire(template: dict[str, Any]) -> None:
+    for logical_id in (render.TABLE, render.DEAD_LETTER_QUEUE):
+        resource = template["Resources"][logical_id]
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain", logical_id
+        assert NAMING_PROPERTIES[resource["Type"]] not in resource["Properties"], logical_id
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(_functions(template))
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == render.stage_config()["log_retention_in_days"], name
