@@ -1,6 +1,6 @@
 """Render the files `chalice package --stage prod` combines, from the definitions in code.
 
-    python -m deploy.render            # rewrite deploy/resources.json and .chalice/policy-prod.json
+    python -m deploy.render            # rewrite deploy/resources.json and .chalice/policy-prod-*.json
     python -m deploy.render --check    # exit 1 if a committed file differs from a fresh render
 
 Both files are generated and committed; a test fails when either drifts from a fresh render. Their
@@ -10,17 +10,15 @@ inputs are:
   relay's placeholder ARN, read from the app's registered event sources;
 - ``chalicelib/adapters/aws/tables.py``: the table's properties and the stream filter;
 - ``chalicelib/adapters/aws/sqs_setup.py``: the queues' attributes and the RedrivePolicy;
-- the ``prod`` stage in ``.chalice/config.json``: the consumer's timeout, the policy file's name and
-  whether the template creates the functions' log groups.
+- the ``prod`` stage in ``.chalice/config.json``: the consumer's timeout, tracing and whether the
+  template creates the functions' log groups;
+- ``deploy/policies.py``: each function's execution policy (``.chalice/policy-prod-<function>.json``).
 
 ``deploy/resources.json`` is deep-merged into the SAM template Chalice generates: dictionaries are
 merged key by key, anything else (a string, a list) is replaced. It adds the table and the two
 queues, points the stream relay's event source at the table's stream (Chalice only knows a
 literal ARN) with the outbox filter, gives every function the queue URLs, and configures API
-Gateway's stage throttling and its own error answers. ``.chalice/policy-prod.json`` is the
-execution policy Chalice attaches to each function's role (``autogen_policy: false``). Chalice
-copies the file verbatim into the template, so its resources can be CloudFormation intrinsics
-that name the template's own table and queues.
+Gateway's stage throttling and its own error answers.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.aws import sqs_setup, tables
-from deploy import monitoring
+from deploy import monitoring, policies
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STAGE = "prod"
@@ -80,35 +78,6 @@ CONSUMER_MAX_CONCURRENCY = 10
 """``ScalingConfig.MaximumConcurrency`` of the SQS event source: at most this many consumer
 invocations at once, so a backlog cannot take the account's whole Lambda concurrency or
 overrun the table; messages wait in the queue instead."""
-
-TABLE_ACTIONS = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:UpdateItem",
-)
-"""What the store, the Idempotency-Key store and the outbox call (a ``TransactWriteItems`` is
-authorised per item, as the Put, Update and Delete it contains)."""
-
-STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
-"""What Lambda's event source mapping does with the execution role to read the stream."""
-
-QUEUE_ACTIONS = (
-    "sqs:ChangeMessageVisibility",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:SendMessage",
-)
-"""The queue adapter's calls (batch calls are authorised as their single forms) and the SQS
-event source mapping's (receive, delete, get attributes)."""
-
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-
-TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
-"""What Lambda's active tracing sends with the execution role (``"xray": true`` in the stage)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +143,9 @@ def stage_config(project_dir: Path = PROJECT_DIR, stage: str = STAGE) -> dict[st
     return merged
 
 
-def policy_path(config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> Path:
-    return project_dir / ".chalice" / str(config.get("iam_policy_file", f"policy-{STAGE}.json"))
+def policy_path(function: str) -> Path:
+    """Where a function's execution policy lives, relative to the project."""
+    return Path(".chalice") / f"policy-{STAGE}-{function.replace('_', '-')}.json"
 
 
 def _arn(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
@@ -360,62 +330,6 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_policy(config: dict[str, Any]) -> dict[str, Any]:
-    """The execution policy of every function: the table, its stream, the two queues, its logs."""
-    log_actions = list(LOG_ACTIONS)
-    if not config.get("log_retention_in_days"):
-        # Without template-made log groups, Lambda creates each group on first use.
-        log_actions.insert(0, "logs:CreateLogGroup")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "FormulaTable",
-                "Effect": "Allow",
-                "Action": list(TABLE_ACTIONS),
-                "Resource": [_arn(TABLE)],
-            },
-            {
-                "Sid": "OutboxStream",
-                "Effect": "Allow",
-                "Action": list(STREAM_ACTIONS),
-                "Resource": [_arn(TABLE, "StreamArn")],
-            },
-            {
-                "Sid": "ListOutboxStreams",
-                "Effect": "Allow",
-                "Action": ["dynamodb:ListStreams"],
-                "Resource": [{"Fn::Sub": f"${{{TABLE}.Arn}}/stream/*"}],
-            },
-            {
-                "Sid": "FormulaQueues",
-                "Effect": "Allow",
-                "Action": list(QUEUE_ACTIONS),
-                "Resource": [_arn(QUEUE), _arn(DEAD_LETTER_QUEUE)],
-            },
-            {
-                "Sid": "Tracing",
-                "Effect": "Allow",
-                "Action": list(TRACING_ACTIONS),
-                # X-Ray's write actions have no resource-level permissions.
-                "Resource": ["*"],
-            },
-            {
-                "Sid": "FunctionLogs",
-                "Effect": "Allow",
-                "Action": log_actions,
-                # Functions get CloudFormation-made names: <stack name>-<logical id>-<suffix>.
-                "Resource": [
-                    {
-                        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-                        ":log-group:/aws/lambda/${AWS::StackName}-*:*"
-                    }
-                ],
-            },
-        ],
-    }
-
-
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
@@ -426,7 +340,10 @@ def render(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
     app = load_app(project_dir)
     return {
         MERGE_TEMPLATE: dumps(render_resources(app, config)),
-        policy_path(config, project_dir).relative_to(project_dir): dumps(render_policy(config)),
+        **{
+            policy_path(function): dumps(policies.function_policy(config, function))
+            for function in policies.FUNCTION_ACCESS
+        },
     }
 
 

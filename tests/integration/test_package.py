@@ -23,7 +23,7 @@ import pytest
 from chalicelib import observability
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.config import Settings
-from deploy import monitoring, render
+from deploy import monitoring, policies, render
 
 PROJECT_DIR = render.PROJECT_DIR
 CHALICE = Path(sys.executable).with_name("chalice")
@@ -65,9 +65,12 @@ def adapter_actions() -> set[str]:
     return actions
 
 
-def test_the_policy_grants_every_call_the_adapters_make() -> None:
+def test_the_policies_grant_every_call_the_adapters_make() -> None:
     granted = {
-        action for statement in render.render_policy({})["Statement"] for action in statement["Action"]
+        action
+        for function in policies.FUNCTION_ACCESS
+        for statement in policies.function_policy({}, function)["Statement"]
+        for action in statement["Action"]
     }
     needed = adapter_actions()
     assert {"dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage", "sqs:ReceiveMessage"} <= needed
@@ -259,30 +262,22 @@ def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str,
 
 
 @slow
-def test_every_role_is_least_privilege(template: dict[str, Any]) -> None:
+def test_every_role_holds_its_functions_policy_and_no_wildcard(template: dict[str, Any]) -> None:
     roles = _resources(template, "AWS::IAM::Role")
+    python_names = {"APIHandler": "api_handler", "ConsumeMessages": "consume_messages"}
+    python_names |= {"RelayOutbox": "relay_outbox", "SweepOutbox": "sweep_outbox"}
     for name, function in _functions(template).items():
-        assert function["Properties"]["Role"]["Fn::GetAtt"][0] in roles, name
-    for name, role in roles.items():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
         statements = [
             s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
         ]
-        actions = {action for statement in statements for action in statement["Action"]}
-        assert not any("*" in action for action in actions), name
-        statements = [s for s in statements if set(s["Action"]) != set(render.TRACING_ACTIONS)]
+        assert statements == policies.function_policy(render.stage_config(), python_names[name])["Statement"]
         for statement in statements:
-            assert statement["Effect"] == "Allow" and statement["Resource"], name
-            if set(statement["Action"]) == set(render.TRACING_ACTIONS):
+            assert not any("*" in action for action in statement["Action"]), name
+            if set(statement["Action"]) == set(policies.TRACING_ACTIONS):
                 continue  # X-Ray's write actions take no resource
-            assert "*" not in statement["Resource"], name
             assert all(isinstance(resource, dict) for resource in statement["Resource"]), name
-        assert adapter_actions() <= actions, name
-        assert set(render.STREAM_ACTIONS) | {"dynamodb:ListStreams"} <= actions, name
-        assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= actions, name
-        assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= actions, name
-        resources = json.dumps([s["Resource"] for s in statements])
-        for logical_id in (render.TABLE, render.QUEUE, render.DEAD_LETTER_QUEUE):
-            assert logical_id in resources, name
+    assert len(roles) == len(_functions(template)), "one role per function"
 
 
 @slow
