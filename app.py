@@ -151,8 +151,8 @@ def queue_report_status(formula_id: str) -> Response:
 
 
 # ---- Lambda event handlers (AWS backend) --------------------------------------------------------
-# Resource names are fixed here because Chalice reads them at import; deploy/resources.json
-# creates resources with these names and rewires the stream source to the table's StreamArn.
+# Chalice reads these at import; deploy/resources.json rewires both event sources to the stack's
+# own queue and table stream, whose names derive from the stack name.
 
 QUEUE_NAME = "formula-intake-submitted"
 OUTBOX_STREAM_ARN_PLACEHOLDER = (
@@ -161,10 +161,10 @@ OUTBOX_STREAM_ARN_PLACEHOLDER = (
 
 
 @app.on_sqs_message(queue=QUEUE_NAME, batch_size=10)
-def consume_messages(event: SQSEvent) -> None:
+def consume_messages(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     from chalicelib.entrypoints import lambda_handlers
 
-    lambda_handlers.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
+    return lambda_handlers.consume_sqs(bootstrap.services(), (record.to_dict() for record in event))
 
 
 @app.on_dynamodb_record(stream_arn=OUTBOX_STREAM_ARN_PLACEHOLDER)

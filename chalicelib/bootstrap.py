@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
@@ -39,6 +40,10 @@ class Services:
     rate_limiter: RateLimiter
     relay: OutboxRelay | None = None
 
+    @property
+    def consumer_api_enabled(self) -> bool:
+        return self.settings.consumer_api_enabled
+
 
 def _services(
     settings: Settings,
@@ -51,7 +56,9 @@ def _services(
     relay: OutboxRelay | None = None,
     max_batch: int | None = None,
 ) -> Services:
-    """The parts every backend shares: the submission service, API keys and rate limits."""
+    """The parts every backend shares: logs and metrics, the submission service, API keys and
+    rate limits."""
+    observability.configure(settings.log_level, metrics=settings.metrics_enabled, stack=settings.stack_name)
     return Services(
         settings=settings,
         clock=clock,

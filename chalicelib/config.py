@@ -53,6 +53,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("FI_LOG_LEVEL", "").strip().upper()
+    if raw and raw not in LOG_LEVELS:
+        raise ConfigError(f"FI_LOG_LEVEL must be one of {', '.join(sorted(LOG_LEVELS))}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stage can configure."""
@@ -78,6 +88,16 @@ class Settings:
     api_keys_json: str = ""
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    consumer_api_enabled: bool = True
+    """Serve the ``/queue/*`` consumer API (``FI_CONSUMER_API``). Deployed stages turn it off:
+    their Lambda consumer owns the queue, and the API would compete with it for messages."""
+    log_level: str = ""
+    """JSON logs at this level (``FI_LOG_LEVEL``); empty leaves the host's logging alone."""
+    metrics_enabled: bool = False
+    """CloudWatch EMF metrics (``FI_METRICS``), for stages that run on Lambda."""
+    stack_name: str = ""
+    """The CloudFormation stack (``FI_STACK_NAME``, set by the template): a metric dimension, so
+    two stacks in one account keep their figures apart."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -118,4 +138,8 @@ class Settings:
             api_keys_json=env.get("FI_API_KEYS", ""),
             rate_limit_per_second=_float(env, "FI_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
             rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
+            consumer_api_enabled=_bool(env, "FI_CONSUMER_API", cls.consumer_api_enabled),
+            log_level=_log_level(env),
+            metrics_enabled=_bool(env, "FI_METRICS", cls.metrics_enabled),
+            stack_name=env.get("FI_STACK_NAME", ""),
         )

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.errors import ReceiptHandleError
 from chalicelib.ports import ReceivedMessage
@@ -87,6 +88,7 @@ class Worker:
 
     def handle(self, message: ReceivedMessage) -> str:
         """Process one delivery and settle it (ack or release); return the outcome."""
+        observability.set_correlation_id(message.message_id)
         context = ProcessingContext(message.message_id, message.receive_count, self._max_receive_count)
         started = time.perf_counter()
         outcome = "processed"
@@ -120,7 +122,17 @@ class Worker:
         if error is not None:
             line["error_type"] = error.split(":", 1)[0]
         log.info(json.dumps(line))
+        self._measure(message, outcome)
         return outcome
+
+    def _measure(self, message: ReceivedMessage, outcome: str) -> None:
+        if outcome in {"processed", "skipped"}:
+            observability.count(observability.MESSAGES_PROCESSED)
+            observability.seconds(observability.SUBMIT_TO_PROCESSED, self._clock() - message.sent_at)
+        elif outcome == "failed":
+            observability.count(observability.MESSAGES_DEAD_LETTERED)
+        else:
+            observability.count(observability.MESSAGES_FAILED)
 
     def _settle(self, operation: object, *args: object) -> None:
         try:

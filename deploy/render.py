@@ -1,6 +1,6 @@
 """Render the files `chalice package --stage prod` combines, from the definitions in code.
 
-    python -m deploy.render            # rewrite deploy/resources.json and .chalice/policy-prod.json
+    python -m deploy.render            # rewrite deploy/resources.json and .chalice/policy-prod-*.json
     python -m deploy.render --check    # exit 1 if a committed file differs from a fresh render
 
 Both files are generated and committed; a test fails when either drifts from a fresh render. Their
@@ -10,17 +10,15 @@ inputs are:
   relay's placeholder ARN, read from the app's registered event sources;
 - ``chalicelib/adapters/aws/tables.py``: the table's properties and the stream filter;
 - ``chalicelib/adapters/aws/sqs_setup.py``: the queues' attributes and the RedrivePolicy;
-- the ``prod`` stage in ``.chalice/config.json``: the table name, the policy file's name and
-  whether the template creates the functions' log groups.
+- the ``prod`` stage in ``.chalice/config.json``: the consumer's timeout, tracing and whether the
+  template creates the functions' log groups;
+- ``deploy/policies.py``: each function's execution policy (``.chalice/policy-prod-<function>.json``).
 
 ``deploy/resources.json`` is deep-merged into the SAM template Chalice generates: dictionaries are
 merged key by key, anything else (a string, a list) is replaced. It adds the table and the two
 queues, points the stream relay's event source at the table's stream (Chalice only knows a
 literal ARN) with the outbox filter, gives every function the queue URLs, and configures API
-Gateway's stage throttling and its own error answers. ``.chalice/policy-prod.json`` is the
-execution policy Chalice attaches to each function's role (``autogen_policy: false``). Chalice
-copies the file verbatim into the template, so its resources can be CloudFormation intrinsics
-that name the template's own table and queues.
+Gateway's stage throttling and its own error answers.
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.aws import sqs_setup, tables
+from deploy import monitoring, policies
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STAGE = "prod"
@@ -62,33 +61,23 @@ STREAM_MAX_RETRY_ATTEMPTS = 5
 (24 hours) and the shard stalls; a batch given up on leaves its outbox items pending, and the
 sweeper publishes them."""
 
-DEAD_LETTER_QUEUE_SUFFIX = "-dlq"
+QUEUE_NAME = {"Fn::Sub": f"${{AWS::StackName}}-{sqs_setup.QUEUE_SUFFIX}"}
+"""The main queue's name, derived from the stack so stacks sit side by side. The dead-letter queue
+must name it (its RedriveAllowPolicy cannot GetAtt a queue that depends on it). The dead-letter
+queue and the table get CloudFormation-made names: both are retained when the stack goes, and a
+generated name never blocks re-creating the stack."""
+MANAGED_LAYER = "ManagedLayer"
+"""Chalice's dependency layer (``automatic_layer``); Chalice names it after the app and stage."""
 
-TABLE_ACTIONS = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:UpdateItem",
-)
-"""What the store, the Idempotency-Key store and the outbox call (a ``TransactWriteItems`` is
-authorised per item, as the Put, Update and Delete it contains)."""
+VISIBILITY_TIMEOUT_FACTOR = 6
+"""AWS's guidance for an SQS event source: the queue's visibility timeout is at least six times
+the consumer's function timeout, so a batch Lambda retries while throttled is not redelivered
+to a second invocation while the first still holds it."""
 
-STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
-"""What Lambda's event source mapping does with the execution role to read the stream."""
-
-QUEUE_ACTIONS = (
-    "sqs:ChangeMessageVisibility",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:SendMessage",
-)
-"""The queue adapter's calls (batch calls are authorised as their single forms) and the SQS
-event source mapping's (receive, delete, get attributes)."""
-
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+CONSUMER_MAX_CONCURRENCY = 10
+"""``ScalingConfig.MaximumConcurrency`` of the SQS event source: at most this many consumer
+invocations at once, so a backlog cannot take the account's whole Lambda concurrency or
+overrun the table; messages wait in the queue instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +86,8 @@ class Handlers:
 
     functions: tuple[str, ...]
     consumer: str
+    consumer_function: str
+    """The consumer's Python name, the key of its settings under ``lambda_functions``."""
     consumer_event: str
     queue_name: str
     relay: str
@@ -124,6 +115,7 @@ def app_handlers(app: Chalice) -> Handlers:
     return Handlers(
         functions=tuple(dict.fromkeys(names)),
         consumer=to_cfn_resource_name(consumer.name),
+        consumer_function=consumer.name,
         consumer_event=to_cfn_resource_name(f"{consumer.name}-sqs-event-source"),
         queue_name=consumer.queue,
         relay=to_cfn_resource_name(relay.name),
@@ -151,16 +143,17 @@ def stage_config(project_dir: Path = PROJECT_DIR, stage: str = STAGE) -> dict[st
     return merged
 
 
-def policy_path(config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> Path:
-    return project_dir / ".chalice" / str(config.get("iam_policy_file", f"policy-{STAGE}.json"))
+def policy_path(function: str) -> Path:
+    """Where a function's execution policy lives, relative to the project."""
+    return Path(".chalice") / f"policy-{STAGE}-{function.replace('_', '-')}.json"
 
 
 def _arn(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
     return {"Fn::GetAtt": [logical_id, attribute]}
 
 
-def _queue_arn_by_name(name: str) -> dict[str, Any]:
-    return {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
+def _queue_arn_by_name(name: dict[str, str]) -> dict[str, Any]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name['Fn::Sub']}"}
 
 
 def _error_response(
@@ -200,16 +193,29 @@ def gateway_responses() -> dict[str, Any]:
     }
 
 
+def function_timeout(config: dict[str, Any], function: str) -> int:
+    """A function's timeout in seconds: its own ``lambda_timeout``, else the stage's (Chalice's
+    default is 60)."""
+    own = config.get("lambda_functions", {}).get(function, {})
+    return int(own.get("lambda_timeout", config.get("lambda_timeout", 60)))
+
+
+def queue_visibility_timeout(config: dict[str, Any], consumer: str) -> int:
+    return VISIBILITY_TIMEOUT_FACTOR * function_timeout(config, consumer)
+
+
 def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
     """The template to merge into Chalice's: resources, event sources, environment, API settings."""
     handlers = app_handlers(app)
-    table_name = config["environment_variables"]["FI_TABLE_NAME"]
-    dead_letter_queue_name = handlers.queue_name + DEAD_LETTER_QUEUE_SUFFIX
+    table = tables.cloudformation_properties()
+    table["DeletionProtectionEnabled"] = True
     queue_environment = {
         "Environment": {
             "Variables": {
+                "FI_TABLE_NAME": {"Ref": TABLE},
                 "FI_QUEUE_URL": {"Ref": QUEUE},
                 "FI_DEAD_LETTER_QUEUE_URL": {"Ref": DEAD_LETTER_QUEUE},
+                "FI_STACK_NAME": {"Ref": "AWS::StackName"},
             }
         }
     }
@@ -218,27 +224,30 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
             "Type": "AWS::DynamoDB::Table",
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
-            "Properties": tables.cloudformation_properties(table_name),
+            "Properties": table,
         },
         DEAD_LETTER_QUEUE: {
             "Type": "AWS::SQS::Queue",
+            # Dead letters outlive the stack: they are formulas that still need a look.
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "QueueName": dead_letter_queue_name,
+                "SqsManagedSseEnabled": True,
                 "MessageRetentionPeriod": sqs_setup.DLQ_RETENTION_SECONDS,
                 "MaximumMessageSize": sqs_setup.MAXIMUM_MESSAGE_SIZE,
                 # By name, not GetAtt: the main queue already depends on this one.
                 "RedriveAllowPolicy": {
                     "redrivePermission": "byQueue",
-                    "sourceQueueArns": [_queue_arn_by_name(handlers.queue_name)],
+                    "sourceQueueArns": [_queue_arn_by_name(QUEUE_NAME)],
                 },
             },
         },
         QUEUE: {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                # The name the consumer's event source (generated by Chalice) points at.
-                "QueueName": handlers.queue_name,
-                "VisibilityTimeout": sqs_setup.VISIBILITY_TIMEOUT_SECONDS,
+                "QueueName": QUEUE_NAME,
+                "SqsManagedSseEnabled": True,
+                "VisibilityTimeout": queue_visibility_timeout(config, handlers.consumer_function),
                 "MessageRetentionPeriod": sqs_setup.RETENTION_SECONDS,
                 "MaximumMessageSize": sqs_setup.MAXIMUM_MESSAGE_SIZE,
                 "ReceiveMessageWaitTimeSeconds": sqs_setup.RECEIVE_WAIT_SECONDS,
@@ -250,6 +259,8 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
         },
         REST_API: {
             "Properties": {
+                "Name": monitoring.API_NAME,
+                "TracingEnabled": True,
                 "MethodSettings": [
                     {
                         "ResourcePath": "/*",
@@ -274,70 +285,48 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
             }
         }
     }
-    # Chalice's event source names the queue by ARN text; this makes the function wait for it.
-    resources[handlers.consumer]["DependsOn"] = [QUEUE]
+    # Partial batch responses: the consumer returns the messages that must come back.
+    resources[handlers.consumer]["Properties"]["Events"] = {
+        handlers.consumer_event: {
+            "Properties": {
+                # Chalice only knows the queue name fixed in app.py; this is the stack's queue
+                # (an Fn::Sub replacing Chalice's Fn::Sub: the merge is key by key).
+                "Queue": _queue_arn_by_name(QUEUE_NAME),
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": CONSUMER_MAX_CONCURRENCY},
+            }
+        }
+    }
+    # Chalice's event source names the queue by ARN text; the function's FI_QUEUE_URL (a Ref)
+    # already makes it wait for the queue (an explicit DependsOn is cfn-lint's W3005).
+    if config.get("automatic_layer"):
+        resources[MANAGED_LAYER] = {
+            "Properties": {"LayerName": {"Fn::Sub": "${AWS::StackName}-managed-layer"}}
+        }
     if config.get("log_retention_in_days") and API_FUNCTION in handlers.functions:
         # Chalice renames the API function to APIHandler but its log group still refers to
         # ${ApiHandler}, which does not exist (aws/chalice#2079).
         resources["ApiHandlerLogGroup"] = {
             "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{API_FUNCTION}}}"}}
         }
+    resources.update(
+        monitoring.resources(
+            monitoring.Names(
+                queue=QUEUE,
+                dead_letter_queue=DEAD_LETTER_QUEUE,
+                consumer=handlers.consumer,
+                relay=handlers.relay,
+            )
+        )
+    )
     return {
+        "Parameters": monitoring.parameters(),
         "Resources": resources,
         "Outputs": {
             "TableName": {"Value": {"Ref": TABLE}},
             "QueueUrl": {"Value": {"Ref": QUEUE}},
             "DeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
         },
-    }
-
-
-def render_policy(config: dict[str, Any]) -> dict[str, Any]:
-    """The execution policy of every function: the table, its stream, the two queues, its logs."""
-    log_actions = list(LOG_ACTIONS)
-    if not config.get("log_retention_in_days"):
-        # Without template-made log groups, Lambda creates each group on first use.
-        log_actions.insert(0, "logs:CreateLogGroup")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "FormulaTable",
-                "Effect": "Allow",
-                "Action": list(TABLE_ACTIONS),
-                "Resource": [_arn(TABLE)],
-            },
-            {
-                "Sid": "OutboxStream",
-                "Effect": "Allow",
-                "Action": list(STREAM_ACTIONS),
-                "Resource": [_arn(TABLE, "StreamArn")],
-            },
-            {
-                "Sid": "ListOutboxStreams",
-                "Effect": "Allow",
-                "Action": ["dynamodb:ListStreams"],
-                "Resource": [{"Fn::Sub": f"${{{TABLE}.Arn}}/stream/*"}],
-            },
-            {
-                "Sid": "FormulaQueues",
-                "Effect": "Allow",
-                "Action": list(QUEUE_ACTIONS),
-                "Resource": [_arn(QUEUE), _arn(DEAD_LETTER_QUEUE)],
-            },
-            {
-                "Sid": "FunctionLogs",
-                "Effect": "Allow",
-                "Action": log_actions,
-                # Functions get CloudFormation-made names: <stack name>-<logical id>-<suffix>.
-                "Resource": [
-                    {
-                        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-                        ":log-group:/aws/lambda/${AWS::StackName}-*:*"
-                    }
-                ],
-            },
-        ],
     }
 
 
@@ -351,7 +340,10 @@ def render(project_dir: Path = PROJECT_DIR) -> dict[Path, str]:
     app = load_app(project_dir)
     return {
         MERGE_TEMPLATE: dumps(render_resources(app, config)),
-        policy_path(config, project_dir).relative_to(project_dir): dumps(render_policy(config)),
+        **{
+            policy_path(function): dumps(policies.function_policy(config, function))
+            for function in policies.FUNCTION_ACCESS
+        },
     }
 
 

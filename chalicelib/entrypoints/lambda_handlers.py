@@ -1,12 +1,14 @@
 """The Lambda event handlers' logic: the SQS consumer, the outbox stream relay and the sweeper.
 
-**SQS batches.** Chalice does not turn on Lambda's partial batch responses, and when a handler
-returns normally Lambda deletes *every* message of the batch. So each message is settled by the
-same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
-failing one is released with its backoff — and if any message of the batch did not succeed the
-handler raises `BatchIncomplete`: Lambda then deletes nothing more, the processed ones are already
-gone, and the failed ones come back after their backoff (or go to the dead-letter queue after
-the queue's maxReceiveCount). A batch never loses or double-acknowledges a message.
+**SQS batches settle per message.** The event source reports partial batch responses
+(``FunctionResponseTypes: [ReportBatchItemFailures]``, set in ``deploy/resources.json``), so the
+consumer returns ``{"batchItemFailures": [{"itemIdentifier": <message id>}, ...]}`` naming
+exactly the messages that must come back; Lambda deletes the others. Each message is also settled
+by the same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
+failing one is released with its backoff — so a failed one comes back after its backoff (or goes
+to the dead-letter queue after the queue's maxReceiveCount), and an undecodable one comes back
+until the queue dead-letters it. A poison message no longer fails its batch: the invocation
+succeeds, so Lambda's Errors metric keeps meaning "the handler crashed".
 
 **Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
 relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
@@ -14,10 +16,13 @@ relay failure raises so that Lambda retries the stream batch (the sweeper is the
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib import observability
+from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
@@ -25,10 +30,6 @@ from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, build_worker
 
 log = logging.getLogger("formula_intake.lambda")
-
-
-class BatchIncomplete(Exception):
-    """Some messages of an SQS batch were not processed; they will be delivered again."""
 
 
 class RelayIncomplete(Exception):
@@ -49,25 +50,30 @@ def _from_lambda_record(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Process an SQS batch; raise `BatchIncomplete` if any message must come back."""
+def batch_item_failures(message_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """Lambda's partial batch response: the SQS messages to deliver again."""
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in message_ids]}
+
+
+def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Process an SQS batch; return the partial batch response naming the messages to redeliver."""
     worker = build_worker(services)
-    outcomes: dict[str, int] = {}
     unfinished = []
-    for record in records:
-        try:
-            message = SqsQueue.parse_received(_from_lambda_record(record))
-        except ValueError:
-            log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
-            unfinished.append(str(record.get("messageId")))
-            continue
-        outcome = worker.handle(message)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        if outcome in {"retry", "failed"}:
-            unfinished.append(message.message_id)
-    if unfinished:
-        raise BatchIncomplete(f"{len(unfinished)} message(s) will be redelivered: {', '.join(unfinished)}")
-    return outcomes
+    try:
+        for record in records:
+            try:
+                message = SqsQueue.parse_received(_from_lambda_record(record))
+            except ValueError:
+                observability.set_correlation_id(str(record.get("messageId")))
+                observability.count(observability.MESSAGES_FAILED)
+                log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
+                unfinished.append(str(record.get("messageId")))
+                continue
+            if worker.handle(message) in {"retry", "failed"}:
+                unfinished.append(message.message_id)
+    finally:
+        observability.flush()
+    return batch_item_failures(unfinished)
 
 
 def _require_relay(services: Services) -> OutboxRelay:
@@ -92,7 +98,12 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
             OUTBOX_PREFIX
         ):
             continue
-        result += relay.relay_if_pending(decode_image(image).outbox_id)
+        outbox_id = decode_image(image).outbox_id
+        observability.set_correlation_id(outbox_id)
+        result += relay.relay_if_pending(outbox_id)
+    log.info(
+        json.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
+    )
     return _raise_if_failed(result)
 
 
@@ -103,7 +114,32 @@ def sweep(services: Services, *, older_than_seconds: float | None = None) -> Rel
     published inline alone.
     """
     relay = _require_relay(services)
-    result = (
-        relay.sweep() if older_than_seconds is None else relay.sweep(older_than_seconds=older_than_seconds)
-    )
+    try:
+        result = (
+            relay.sweep()
+            if older_than_seconds is None
+            else relay.sweep(older_than_seconds=older_than_seconds)
+        )
+        log.info(
+            json.dumps({"event": "sweep", "completed": len(result.completed), "failed": len(result.failures)})
+        )
+    finally:
+        _measure_backlog(services)
+        observability.flush()
     return _raise_if_failed(result)
+
+
+OUTBOX_GAUGE_LIMIT = 1000
+"""The backlog gauge counts at most this many pending items (one bounded read per sweep)."""
+
+
+def _measure_backlog(services: Services) -> None:
+    """Emit how many outbox items are pending (up to `OUTBOX_GAUGE_LIMIT`) and the oldest's age."""
+    store = services.store
+    if not isinstance(store, DynamoFormulaStore):
+        return
+    now = services.clock()
+    pending = store.pending_outbox(limit=OUTBOX_GAUGE_LIMIT, older_than=now)
+    oldest = min((item.created_at for item in pending), default=now)
+    observability.gauge(observability.OUTBOX_PENDING, len(pending))
+    observability.seconds(observability.OUTBOX_OLDEST_AGE, now - oldest)

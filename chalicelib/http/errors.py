@@ -19,7 +19,7 @@ from typing import Any
 
 from chalice.app import Response
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.http.responses import error_response
 from chalicelib.services import views
 
@@ -86,6 +86,13 @@ def internal_error(request_id: str) -> Response:
     return error_response(500, "internal_error", "An internal error occurred.", request_id=request_id)
 
 
+def _count_rejection(exc: errors.FormulaIntakeError) -> None:
+    if isinstance(exc, errors.DuplicateFormula):
+        observability.count(observability.DUPLICATES_REJECTED)
+    elif isinstance(exc, errors.ValidationError):
+        observability.count(observability.VALIDATION_REJECTIONS)
+
+
 def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
     """Wrap a route: domain errors become their responses, anything else a 500 with a request id."""
 
@@ -94,6 +101,7 @@ def api_view(view: Callable[..., Response]) -> Callable[..., Response]:
         try:
             return view(*args, **kwargs)
         except errors.FormulaIntakeError as exc:
+            _count_rejection(exc)
             return response_for(exc)
         except Exception:
             request_id = new_request_id()

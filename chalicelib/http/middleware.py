@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from chalice.app import Request, Response
 
+from chalicelib import observability
 from chalicelib.errors import FieldError, UnsupportedMediaType, ValidationError
 from chalicelib.http import media
 from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
@@ -43,6 +44,8 @@ log = logging.getLogger("formula_intake.access")
 MAX_HEADER_BYTES = 16 * 1024
 MAX_QUERY_BYTES = 2048
 NO_STORE_PREFIXES = ("/formulas", "/queue")
+CONSUMER_API_PREFIX = "/queue/"
+"""The consumer API's routes, answered only where the stage enables them (``FI_CONSUMER_API``)."""
 SINGLE_HEADERS = ("authorization", "x-api-key")
 """Credentials sent twice are refused: API Gateway would use the last copy, a local server the first."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -58,6 +61,9 @@ class EdgeServices(Protocol):
 
     @property
     def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def consumer_api_enabled(self) -> bool: ...
 
 
 def request_id(request: Request) -> str:
@@ -115,6 +121,9 @@ def _guard(
         return error_response(
             400, "bad_request", f"The {repeated} header appears more than once.", header=repeated
         ), None
+    if route.startswith(CONSUMER_API_PREFIX) and not services().consumer_api_enabled:
+        # Off in deployed stages: the Lambda consumer owns the queue there.
+        return error_response(404, "not_found", "No route matches the request."), None
     allowed = roles_for(request.method, route)
     if allowed is None:  # a public route, or a method the route does not have (405)
         return None, None
@@ -182,6 +191,7 @@ def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
         started = time.perf_counter()
         rid = request_id(event)
         current_request_id.set(rid)
+        observability.set_correlation_id(rid)
         route = str(event.context.get("resourcePath") or event.path)
         refusal, principal = _guard(event, route, services)
         response = refusal if refusal is not None else normalize_chalice_errors(event, get_response)
@@ -199,6 +209,7 @@ def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         log.info(json.dumps(line))
+        observability.flush()
         return response
 
     return edge

@@ -19,7 +19,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from chalicelib import jsonio
+from chalicelib import jsonio, observability
 from chalicelib.clock import Clock
 from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
@@ -116,6 +116,7 @@ class SubmissionService:
             )
             if isinstance(begun, KeyCompleted):
                 stored = begun.response
+                observability.count(observability.IDEMPOTENT_REPLAYS)
                 return SubmitResult(stored.status, stored.body, stored.location, replayed=True)
             token = begun.token
         try:
@@ -141,6 +142,7 @@ class SubmissionService:
             if idempotency_key is not None and token is not None:
                 self._release_quietly(owner, idempotency_key, token)
             raise
+        observability.count(observability.FORMULAS_ACCEPTED, len(records))
         return SubmitResult(201, body, where)
 
     def _release_quietly(self, owner: str, key: str, token: str) -> None:

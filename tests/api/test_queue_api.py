@@ -10,8 +10,11 @@ from chalice.test import Client
 
 from chalicelib import bootstrap
 from chalicelib.clock import FakeClock
+from chalicelib.config import Settings
+from deploy import render
 from tests.api.helpers import error_code, post
-from tests.conftest import unique_formula
+from tests.conftest import make_services, unique_formula
+from tests.keys import KeyedClient
 
 
 def call(client: Client, path: str, body: Any = None) -> Any:
@@ -179,3 +182,35 @@ def test_a_status_report_answers_from_the_write_without_reading_back(
         "boom",
         3,
     )
+
+
+QUEUE_ROUTES = [
+    ("POST", "/queue/receive"),
+    ("POST", "/queue/ack"),
+    ("POST", "/queue/nack"),
+    ("GET", "/queue/stats"),
+    ("GET", "/queue/dead-letters"),
+    ("POST", "/queue/dead-letters/redrive"),
+    ("GET", "/queue/formulas/01J0000000000000000000000/status"),
+    ("PUT", "/queue/formulas/01J0000000000000000000000/status"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), QUEUE_ROUTES)
+def test_a_stage_without_the_consumer_api_answers_404(clock: FakeClock, method: str, path: str) -> None:
+    old = bootstrap.use(make_services(clock, consumer_api_enabled=False))
+    try:
+        with KeyedClient() as client:
+            response = client.http.request(
+                method, path, body=b"{}", headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 404 and error_code(response) == "not_found"
+            assert client.http.get("/formulas").status_code == 200  # the rest of the API is unchanged
+    finally:
+        bootstrap.use(old)
+
+
+def test_the_deployed_stage_turns_the_consumer_api_off() -> None:
+    assert render.stage_config()["environment_variables"]["FI_CONSUMER_API"] == "false"
+    assert Settings.from_env({"FI_CONSUMER_API": "false"}).consumer_api_enabled is False
+    assert Settings.from_env({}).consumer_api_enabled is True

@@ -181,18 +181,34 @@ def test_lambda_consumer_processes_and_deletes(client: Client, aws: dict[str, An
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_lambda_batch_with_a_failure_raises_and_keeps_only_the_failed_message(
+def test_lambda_batch_reports_exactly_the_failing_and_undecodable_messages(
     client: Client, aws: dict[str, Any]
 ) -> None:
     good = json.loads(post(client, unique_formula()).body)
-    aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=json.dumps({"type": "unknown.type"}))
+    poison, undecodable = json.dumps({"type": "unknown.type"}), "{not json"
+    aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=poison)
+    aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=undecodable)
     messages = queued(aws)
-    assert len(messages) == 2
-    with pytest.raises(Exception, match="will be redelivered"):
-        client.lambda_.invoke("consume_messages", {"Records": lambda_records(messages)})
+    assert len(messages) == 3
+    by_body = {m["Body"]: m["MessageId"] for m in messages}
+    response = client.lambda_.invoke("consume_messages", {"Records": lambda_records(messages)})
+    failures = {item["itemIdentifier"] for item in response.payload["batchItemFailures"]}
+    assert failures == {by_body[poison], by_body[undecodable]}
     assert json.loads(client.http.get(f"/formulas/{good['id']}").body)["status"] == "processed"
-    again = queued(aws)
-    assert [json.loads(m["Body"]) for m in again] == [{"type": "unknown.type"}]
+    attributes = aws["sqs"].get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    # The poison message was released with its backoff (0 here); the undecodable one waits out
+    # its visibility timeout. Neither was deleted.
+    assert attributes["ApproximateNumberOfMessages"] == "1"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert [m["Body"] for m in queued(aws)] == [poison]
+
+
+def test_a_clean_lambda_batch_reports_no_failures(client: Client, aws: dict[str, Any]) -> None:
+    post(client, [unique_formula() for _ in range(3)])
+    response = client.lambda_.invoke("consume_messages", {"Records": lambda_records(queued(aws))})
+    assert response.payload == {"batchItemFailures": []}
 
 
 def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, aws: dict[str, Any]) -> None:

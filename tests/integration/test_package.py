@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib import observability
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.config import Settings
-from deploy import render
+from deploy import monitoring, policies, render
 
 PROJECT_DIR = render.PROJECT_DIR
 CHALICE = Path(sys.executable).with_name("chalice")
@@ -64,9 +65,12 @@ def adapter_actions() -> set[str]:
     return actions
 
 
-def test_the_policy_grants_every_call_the_adapters_make() -> None:
+def test_the_policies_grant_every_call_the_adapters_make() -> None:
     granted = {
-        action for statement in render.render_policy({})["Statement"] for action in statement["Action"]
+        action
+        for function in policies.FUNCTION_ACCESS
+        for statement in policies.function_policy({}, function)["Statement"]
+        for action in statement["Action"]
     }
     needed = adapter_actions()
     assert {"dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage", "sqs:ReceiveMessage"} <= needed
@@ -99,7 +103,8 @@ def _copy_project(destination: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The packaged ``prod`` template's path."""
     base = tmp_path_factory.mktemp("package")
     project = _copy_project(base / "project")
     out = base / "out"
@@ -127,7 +132,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         command, cwd=project, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_SECONDS
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    yield json.loads((out / "sam.json").read_text())
+    yield out / "sam.json"
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> dict[str, Any]:
+    return dict(json.loads(packaged.read_text()))
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -162,7 +172,9 @@ def test_the_table_has_ttl_a_new_image_stream_and_recovery(template: dict[str, A
     assert table["Type"] == "AWS::DynamoDB::Table"
     assert table["DeletionPolicy"] == "Retain"
     properties = table["Properties"]
-    assert properties == tables.cloudformation_properties(properties["TableName"])
+    assert "TableName" not in properties, "a generated name never blocks re-creating the stack"
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties == {**tables.cloudformation_properties(), "DeletionProtectionEnabled": True}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": tables.TTL_ATTRIBUTE, "Enabled": True}
     assert properties["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -177,17 +189,17 @@ def test_the_queue_sends_to_its_dead_letter_queue(template: dict[str, Any]) -> N
         "deadLetterTargetArn": {"Fn::GetAtt": [render.DEAD_LETTER_QUEUE, "Arn"]},
         "maxReceiveCount": sqs_setup.MAX_RECEIVE_COUNT,
     }
-    assert queue["VisibilityTimeout"] == sqs_setup.VISIBILITY_TIMEOUT_SECONDS
     assert queue["MessageRetentionPeriod"] == sqs_setup.RETENTION_SECONDS
     assert dead_letters["MessageRetentionPeriod"] == sqs_setup.DLQ_RETENTION_SECONDS
     assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
     (source,) = dead_letters["RedriveAllowPolicy"]["sourceQueueArns"]
-    assert source["Fn::Sub"].endswith(":" + queue["QueueName"])
-    # The queues a local run creates carry the deployed names under the deployed prefix.
-    assert (queue["QueueName"], dead_letters["QueueName"]) == (
-        f"formula-intake-{sqs_setup.QUEUE_SUFFIX}",
-        f"formula-intake-{sqs_setup.DLQ_SUFFIX}",
-    )
+    assert source["Fn::Sub"].endswith(":" + queue["QueueName"]["Fn::Sub"])
+    # The main queue is named after the stack as a local run names it after its prefix; the
+    # dead-letter queue is retained with the stack's data, under a generated name.
+    assert queue["QueueName"] == {"Fn::Sub": f"${{AWS::StackName}}-{sqs_setup.QUEUE_SUFFIX}"}
+    assert "QueueName" not in dead_letters
+    assert template["Resources"][render.DEAD_LETTER_QUEUE]["DeletionPolicy"] == "Retain"
+    assert queue["SqsManagedSseEnabled"] is True and dead_letters["SqsManagedSseEnabled"] is True
 
 
 @slow
@@ -197,11 +209,15 @@ def test_the_consumer_reads_that_queue_in_batches(template: dict[str, Any]) -> N
     queue = template["Resources"][render.QUEUE]
     assert event["Type"] == "SQS"
     assert event["Properties"]["BatchSize"] == 10
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"])
-    assert render.QUEUE in template["Resources"][handlers.consumer]["DependsOn"]
-    # Lambda refuses an SQS event source whose function may outlive the visibility timeout.
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["Properties"]["QueueName"]["Fn::Sub"])
+    variables = template["Resources"][handlers.consumer]["Properties"]["Environment"]["Variables"]
+    assert variables["FI_QUEUE_URL"] == {"Ref": render.QUEUE}  # so the event source waits for the queue
+    # AWS's guidance for an SQS event source: visibility at least six times the function timeout.
     timeout = template["Resources"][handlers.consumer]["Properties"]["Timeout"]
-    assert timeout <= queue["Properties"]["VisibilityTimeout"]
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    # Partial batch responses, and a ceiling on concurrent consumers.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == render.CONSUMER_MAX_CONCURRENCY
 
 
 @slow
@@ -225,7 +241,7 @@ def test_the_sweeper_runs_every_minute(template: dict[str, Any]) -> None:
 
 @slow
 def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str, Any]) -> None:
-    table_name = template["Resources"][render.TABLE]["Properties"]["TableName"]
+    table_name = {"Ref": render.TABLE}
     functions = _functions(template)
     assert set(functions) == {"APIHandler", "ConsumeMessages", "RelayOutbox", "SweepOutbox"}
     for name, function in functions.items():
@@ -238,6 +254,7 @@ def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str,
         resolved = {
             k: v if isinstance(v, str) else f"https://sqs.example/{v['Ref']}" for k, v in variables.items()
         }
+        assert variables["FI_STACK_NAME"] == {"Ref": "AWS::StackName"}, name
         settings = Settings.from_env({**resolved, "AWS_REGION": "eu-west-1"})
         assert settings.backend == "aws", name
         assert settings.queue_max_receive_count == sqs_setup.MAX_RECEIVE_COUNT, name
@@ -245,27 +262,22 @@ def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str,
 
 
 @slow
-def test_every_role_is_least_privilege(template: dict[str, Any]) -> None:
+def test_every_role_holds_its_functions_policy_and_no_wildcard(template: dict[str, Any]) -> None:
     roles = _resources(template, "AWS::IAM::Role")
+    python_names = {"APIHandler": "api_handler", "ConsumeMessages": "consume_messages"}
+    python_names |= {"RelayOutbox": "relay_outbox", "SweepOutbox": "sweep_outbox"}
     for name, function in _functions(template).items():
-        assert function["Properties"]["Role"]["Fn::GetAtt"][0] in roles, name
-    for name, role in roles.items():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
         statements = [
             s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
         ]
-        actions = {action for statement in statements for action in statement["Action"]}
-        assert not any("*" in action for action in actions), name
+        assert statements == policies.function_policy(render.stage_config(), python_names[name])["Statement"]
         for statement in statements:
-            assert statement["Effect"] == "Allow" and statement["Resource"], name
-            assert "*" not in statement["Resource"], name
+            assert not any("*" in action for action in statement["Action"]), name
+            if set(statement["Action"]) == set(policies.TRACING_ACTIONS):
+                continue  # X-Ray's write actions take no resource
             assert all(isinstance(resource, dict) for resource in statement["Resource"]), name
-        assert adapter_actions() <= actions, name
-        assert set(render.STREAM_ACTIONS) | {"dynamodb:ListStreams"} <= actions, name
-        assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= actions, name
-        assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= actions, name
-        resources = json.dumps([s["Resource"] for s in statements])
-        for logical_id in (render.TABLE, render.QUEUE, render.DEAD_LETTER_QUEUE):
-            assert logical_id in resources, name
+    assert len(roles) == len(_functions(template)), "one role per function"
 
 
 @slow
@@ -317,3 +329,117 @@ def test_every_reference_in_the_template_resolves(template: dict[str, Any]) -> N
     assert referenced - known == set()
     for name, resource in template["Resources"].items():
         assert "Type" in resource, f"{name}: merged into a resource Chalice no longer generates"
+
+
+@slow
+def test_alarms_notify_one_topic_with_an_email_parameter(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    watched = {a["Properties"]["MetricName"] for a in alarms.values()}
+    assert watched == {
+        "ApproximateNumberOfMessagesVisible",  # the dead-letter queue
+        "Errors",  # the consumer
+        "5XXError",
+        observability.OUTBOX_OLDEST_AGE,
+        "IteratorAge",
+        "ApproximateAgeOfOldestMessage",
+    }
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": monitoring.TOPIC}]
+    (subscription,) = _resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Endpoint"] == {"Ref": monitoring.EMAIL_PARAMETER}
+    assert monitoring.EMAIL_PARAMETER in template["Parameters"]
+
+
+@slow
+def test_one_dashboard_shows_every_metric_of_the_service(template: dict[str, Any]) -> None:
+    (dashboard,) = _resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown = {row[1] for widget in body["widgets"] for row in widget["properties"]["metrics"]}
+    assert set(observability.METRIC_NAMES) <= shown
+
+
+@slow
+def test_tracing_is_on_for_every_function_and_the_api_stage(template: dict[str, Any]) -> None:
+    for name, function in _functions(template).items():
+        assert function["Properties"]["Tracing"] == "Active", name
+    assert template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+
+
+CFN_LINT_ACCEPTED: dict[str, str] = {}
+"""cfn-lint rules whose findings the template keeps, each with its reason (none today)."""
+
+
+@slow
+def test_cfn_lint_finds_nothing_in_the_packaged_template(packaged: Path) -> None:
+    result = subprocess.run(
+        [str(CHALICE.with_name("cfn-lint")), "--format", "parseable", str(packaged)],
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_SECONDS,
+    )
+    findings = [line for line in result.stdout.splitlines() if line.strip()]
+    unexplained = [line for line in findings if line.split(":")[5] not in CFN_LINT_ACCEPTED]
+    assert unexplained == [], "\n".join(unexplained) + result.stderr
+
+
+NAMING_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Serverless::Api": "Name",
+    "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+}
+"""The property that sets each resource type's physical name; without it CloudFormation makes a
+name from the stack name, the logical id and a random suffix."""
+
+
+def physical_names(template: dict[str, Any], stack: str) -> dict[str, str]:
+    """Every named resource's physical name, as CloudFormation would resolve it in ``stack``."""
+    resources = template["Resources"]
+
+    def name_of(logical_id: str) -> str:
+        resource = resources[logical_id]
+        value = resource.get("Properties", {}).get(NAMING_PROPERTIES.get(resource["Type"], ""))
+        return f"{stack}-{logical_id}-GENERATED" if value is None else resolve(value)
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return stack if value["Ref"] == "AWS::StackName" else name_of(value["Ref"])
+        text = value["Fn::Sub"]
+        text = text.replace("${AWS::StackName}", stack)
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda match: name_of(match.group(1)), text)
+
+    return {
+        logical_id: name_of(logical_id)
+        for logical_id, r in resources.items()
+        if r["Type"] in NAMING_PROPERTIES
+    }
+
+
+@slow
+def test_two_stacks_in_one_account_share_no_physical_name(template: dict[str, Any]) -> None:
+    staging, prod = (
+        physical_names(template, "formula-intake-staging"),
+        physical_names(template, "formula-intake"),
+    )
+    assert set(staging) >= {render.TABLE, render.QUEUE, render.DEAD_LETTER_QUEUE, "RestAPI", "APIHandler"}
+    assert set(staging.values()).isdisjoint(prod.values())
+
+
+@slow
+def test_retained_data_survives_the_stack_and_log_groups_expire(template: dict[str, Any]) -> None:
+    for logical_id in (render.TABLE, render.DEAD_LETTER_QUEUE):
+        resource = template["Resources"][logical_id]
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain", logical_id
+        assert NAMING_PROPERTIES[resource["Type"]] not in resource["Properties"], logical_id
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(_functions(template))
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == render.stage_config()["log_retention_in_days"], name

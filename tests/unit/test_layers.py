@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 BASE = {"chalicelib", "chalicelib.errors", "chalicelib.jsonio", "chalicelib.clock", "chalicelib.ids"}
-BASE |= {"chalicelib.config"}
+BASE |= {"chalicelib.config", "chalicelib.observability"}
 
 ALLOWED: dict[str, set[str]] = {
     "base": {"base"},
