@@ -181,6 +181,8 @@ class SqsQueue:
 
     ``max_receive_count`` must equal the RedrivePolicy's ``maxReceiveCount``: it caps the receive
     count reported for a dead letter, which SQS raises with every peek at the DLQ.
+    ``long_poll_client`` (default: ``client``) makes the receives that wait, whose read timeout
+    must outlast the wait (`chalicelib.bootstrap.aws_long_poll_config`).
     ``peek_wait_seconds`` is the long-poll wait of the DLQ reads in `dead_letters` and `redrive`,
     which stop at the first empty read: a short poll (0) may come back empty from a non-empty
     queue on real SQS, while moto answers it exactly. Thread-safe if ``client`` is (boto3's is).
@@ -193,6 +195,7 @@ class SqsQueue:
         dead_letter_queue_url: str,
         max_receive_count: int,
         client: Any | None = None,
+        long_poll_client: Any | None = None,
         peek_wait_seconds: int = 1,
         id_factory: Callable[[], str] | None = None,
     ) -> None:
@@ -202,6 +205,7 @@ class SqsQueue:
         self.dead_letter_queue_url = dead_letter_queue_url
         self.max_receive_count = max_receive_count
         self._client = client if client is not None else boto3.client("sqs")
+        self._long_poll_client = long_poll_client if long_poll_client is not None else self._client
         self._peek_wait = _check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
         self._new_id = id_factory or (lambda: str(uuid.uuid4()))
         self._lock = threading.Lock()
@@ -259,8 +263,9 @@ class SqsQueue:
         return received
 
     def _receive(self, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
+        client = self._long_poll_client if wait else self._client
         with _wrapped("ReceiveMessage"):
-            response = self._client.receive_message(
+            response = client.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=count,
                 VisibilityTimeout=visibility,
