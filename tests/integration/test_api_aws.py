@@ -152,7 +152,11 @@ def test_threads_racing_the_same_make_up_and_the_same_key(aws: dict[str, Any]) -
 
         with ThreadPoolExecutor(8) as pool:
             statuses = sorted(pool.map(different_keys, range(8)))
-        assert statuses == [201] + [409] * 7
+        # What DynamoDB promises: at most one commits, the others get 409 or a retryable 503.
+        # (moto runs transactions one at a time, so here exactly one commits; real DynamoDB
+        # conflicts are injected in test_dynamodb_contention.py.)
+        assert statuses.count(201) == 1 and set(statuses) <= {201, 409, 503}
+        assert len(json.loads(client.http.get("/formulas?limit=100").body)["formulas"]) == 1
 
         same = unique_formula()
 
