@@ -8,12 +8,16 @@ handler raises `BatchIncomplete`: Lambda then deletes nothing more, the processe
 gone, and the failed ones come back after their backoff (or go to the dead-letter queue after
 the queue's maxReceiveCount). A batch never loses or double-acknowledges a message.
 
+**Dead letters.** `record_dead_letters` marks ``failed`` a formula whose message reached the
+dead-letter queue while still ``queued`` (receives used up by throttled or crashed invocations).
+
 **Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
 relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +27,8 @@ from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, build_worker
+from chalicelib.ports import STATUS_QUEUED
+from chalicelib.services.views import MESSAGE_TYPE
 
 log = logging.getLogger("formula_intake.lambda")
 
@@ -107,3 +113,39 @@ def sweep(services: Services, *, older_than_seconds: float | None = None) -> Rel
         relay.sweep() if older_than_seconds is None else relay.sweep(older_than_seconds=older_than_seconds)
     )
     return _raise_if_failed(result)
+
+
+def record_dead_letters(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Mark ``failed`` every formula whose message reached the dead-letter queue while ``queued``.
+
+    For a consumer on the dead-letter queue. A message is dead-lettered after maxReceiveCount
+    receives, and not every receive ran the consumer to its last attempt: throttled or crashed
+    invocations use up receives too, so a formula can reach the DLQ still ``queued``, where
+    ``?status=failed`` would never find it. A formula already ``failed`` (the consumer recorded
+    why) or ``processed`` is left alone, so a redelivered dead letter changes nothing. A store
+    failure raises, and Lambda delivers the batch again.
+    """
+    outcomes = {"marked_failed": 0, "already_settled": 0, "not_a_formula": 0}
+    for record in records:
+        try:
+            message = SqsQueue.parse_received(_from_lambda_record(record))
+        except ValueError:
+            message = None
+        body = message.body if message is not None and isinstance(message.body, dict) else {}
+        owner, formula_id = body.get("owner"), body.get("formula_id")
+        if body.get("type") != MESSAGE_TYPE or not isinstance(owner, str) or not isinstance(formula_id, str):
+            log.warning("dead letter %s is not a formula message; nothing to record", record.get("messageId"))
+            outcomes["not_a_formula"] += 1
+            continue
+        current = services.store.get(owner, formula_id)
+        changed = False
+        if current is not None and current.status == STATUS_QUEUED:
+            attempts = services.settings.queue_max_receive_count
+            error = f"DeadLettered: the message was received {attempts} times without a recorded result"
+            change = services.store.mark_failed(
+                owner, formula_id, error=error, at=services.clock(), attempts=attempts
+            )
+            changed = change.changed
+        outcomes["marked_failed" if changed else "already_settled"] += 1
+        log.info(json.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": changed}))
+    return outcomes
