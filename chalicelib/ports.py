@@ -350,6 +350,14 @@ class Outbox(Protocol):
         """The pending item, or None once it was marked sent (or never existed)."""
         ...
 
+    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
+        """Lease the item to ``token`` for a while; False if it is gone or leased to another."""
+        ...
+
+    def release(self, outbox_id: str, token: str) -> None:
+        """End ``token``'s lease early (a no-op if it no longer holds it)."""
+        ...
+
     def mark_sent(self, outbox_id: str) -> None:
         """Forget the item; idempotent."""
         ...

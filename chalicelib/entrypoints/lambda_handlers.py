@@ -102,17 +102,33 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
     return _raise_if_failed(result)
 
 
-def sweep(services: Services, *, older_than_seconds: float | None = None) -> RelayResult:
+def sweep(
+    services: Services, *, older_than_seconds: float | None = None, budget_seconds: float | None = None
+) -> RelayResult:
     """Publish outbox items left pending (a crash after commit, a queue outage).
 
     ``older_than_seconds`` defaults to the relay's grace period, which leaves items still being
-    published inline alone.
+    published inline alone; ``budget_seconds`` to the sweeper's function timeout. Items that fail
+    do not raise (the function has no asynchronous retries; the next minute's sweep retries
+    them): they are logged, one JSON line counts the sweep's work for metric filters, and the
+    result names them.
     """
     relay = _require_relay(services)
-    result = (
-        relay.sweep() if older_than_seconds is None else relay.sweep(older_than_seconds=older_than_seconds)
-    )
-    return _raise_if_failed(result)
+    options: dict[str, float] = {}
+    if older_than_seconds is not None:
+        options["older_than_seconds"] = older_than_seconds
+    if budget_seconds is not None:
+        options["budget_seconds"] = budget_seconds
+    result = relay.sweep(**options)
+    line = {
+        "event": "outbox_sweep",
+        "completed": len(result.completed),
+        "messages_sent": result.messages_sent,
+        "skipped": len(result.skipped),
+        "failed": len(result.failures),
+    }
+    (log.error if result.failures else log.info)(json.dumps(line))
+    return result
 
 
 def record_dead_letters(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -20,8 +20,9 @@ what was submitted. No value ever passes through ``float``.
 - with an Idempotency-Key, the ``Update`` completing it, conditioned on our lock token.
 
 Once the transaction has committed, the store hands the messages to its `OutboxRelay` (when it
-was given a queue), which publishes them and deletes the outbox item; a failure there is left
-to the stream relay and the sweeper. The caller sees one unit of work, as with the in-memory
+was given a queue), which publishes them and deletes the outbox item; the transaction wrote the
+item already leased to this request, so the stream relay leaves it alone meanwhile. A failure
+there is left to the sweeper. The caller sees one unit of work, as with the in-memory
 store.
 
 A transaction holds at most 100 actions, so at most `DynamoFormulaStore.MAX_BATCH` = 49 formulas
@@ -133,9 +134,10 @@ class DynamoFormulaStore:
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
     ) -> None:
-        self._write(owner, records, messages, completion)
-        if self.relay is not None and messages:
-            self.relay.publish_pending(messages)
+        lease = None if self.relay is None or not messages else self.relay.new_lease_token()
+        self._write(owner, records, messages, completion, lease)
+        if self.relay is not None and lease is not None:
+            self.relay.publish_pending(messages, lease)
 
     def _write(
         self,
@@ -143,6 +145,7 @@ class DynamoFormulaStore:
         records: Sequence[FormulaRecord],
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
+        lease: str | None = None,
     ) -> None:
         """The one transaction of a submission (see the module docstring)."""
         if len(records) > self.MAX_BATCH:
@@ -153,7 +156,9 @@ class DynamoFormulaStore:
             actions += [self._put(_formula_item(record)), self._put(_guard_item(record))]
             kinds += ["formula", "guard"]
         if messages:
-            actions.append(self.outbox.put_action(owner, messages, created_at=self._clock()))
+            actions.append(
+                self.outbox.put_action(owner, messages, created_at=self._clock(), lease_owner=lease)
+            )
             kinds.append("outbox")
         if completion is not None:
             actions.append(completion_update(self._table, completion))

@@ -26,7 +26,7 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,7 +43,7 @@ from chalicelib.errors import (
     ReceiptHandleUnknown,
 )
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
+from chalicelib.ports import DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
 
 log = logging.getLogger("formula_intake.sqs")
 
@@ -240,6 +240,18 @@ class SqsQueue:
         with _wrapped("SendMessage", field="body"):
             response = self._client.send_message(QueueUrl=self.queue_url, **params)
         return str(response["MessageId"])
+
+    def publish(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
+        """Send outbox messages with ``SendMessageBatch``, each with ``dedup_id`` = its message id.
+
+        Returns ``{message_id: error code}`` for each entry SQS refused (its ``Failed`` list).
+        """
+        entries = [
+            {"Id": str(i), **_outgoing(message.body, 0, message.message_id)}
+            for i, message in enumerate(messages)
+        ]
+        failed = self._send_batch(self.queue_url, entries)
+        return {messages[int(key)].message_id: code for key, code in failed.items()}
 
     def stage(self) -> SqsStagedPublish:
         return SqsStagedPublish(self)
