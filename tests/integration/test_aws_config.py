@@ -8,6 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from bench.bench_aws import run as bench_aws
+from bench.bench_aws import worst_call_seconds
 from chalicelib import bootstrap
 from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS
 from chalicelib.config import Settings
@@ -15,13 +17,6 @@ from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
 
 pytestmark = pytest.mark.aws
 FUNCTION_TIMEOUT_SECONDS = 25
-
-
-def _worst_call_seconds(config: Any) -> float:
-    """A call that stalls on every attempt: each attempt times out, standard-mode backoff between."""
-    attempts = config.retries["total_max_attempts"]
-    backoff = sum(min(2**i, 20) for i in range(attempts - 1))
-    return float(attempts * (config.connect_timeout + config.read_timeout) + backoff)
 
 
 def test_every_client_built_by_bootstrap_has_the_config(
@@ -48,7 +43,7 @@ def test_every_client_built_by_bootstrap_has_the_config(
         config = client.meta.config
         assert config.connect_timeout == bootstrap.AWS_CONNECT_TIMEOUT_SECONDS
         assert config.retries["mode"] == "standard"
-        assert _worst_call_seconds(config) < FUNCTION_TIMEOUT_SECONDS
+        assert worst_call_seconds(config) < FUNCTION_TIMEOUT_SECONDS
     short = [c for c in made if c not in long_polls]
     for client in short:
         assert client.meta.config.read_timeout == bootstrap.AWS_READ_TIMEOUT_SECONDS
@@ -57,5 +52,15 @@ def test_every_client_built_by_bootstrap_has_the_config(
 
 
 def test_one_call_stalling_on_every_attempt_ends_well_inside_the_function_timeout() -> None:
-    assert _worst_call_seconds(bootstrap.aws_client_config()) <= 4
-    assert _worst_call_seconds(bootstrap.aws_long_poll_config(MAX_WAIT_SECONDS)) < FUNCTION_TIMEOUT_SECONDS
+    assert worst_call_seconds(bootstrap.aws_client_config()) <= 4
+    assert worst_call_seconds(bootstrap.aws_long_poll_config(MAX_WAIT_SECONDS)) < FUNCTION_TIMEOUT_SECONDS
+
+
+def test_a_submission_on_the_worst_path_the_config_allows_ends_inside_the_function_timeout(
+    aws_credentials: None,  # noqa: F811
+) -> None:
+    figures = bench_aws()
+    assert figures["transaction_retries"] >= 1
+    assert figures["success_path_s"] <= 5 * figures["worst_call_s"] + 0.1
+    assert figures["success_path_s"] < FUNCTION_TIMEOUT_SECONDS - 4
+    assert figures["give_up_path_s"] < FUNCTION_TIMEOUT_SECONDS - 4
