@@ -28,7 +28,7 @@ from chalicelib.config import Settings
 from chalicelib.devserver import make_thread_safe
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
 from tests.conftest import unique_formula
-from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
+from tests.integration.aws_fixtures import aws_credentials, lambda_records  # noqa: F401
 from tests.keys import API_KEYS_JSON, KeyedClient
 
 pytestmark = pytest.mark.aws
@@ -84,23 +84,6 @@ def queued(aws: dict[str, Any]) -> list[dict[str, Any]]:
         VisibilityTimeout=30,
     )
     return list(response.get("Messages", []))
-
-
-def lambda_records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {
-                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
-                for name, value in m.get("MessageAttributes", {}).items()
-            },
-            "eventSource": "aws:sqs",
-        }
-        for m in messages
-    ]
 
 
 def test_create_read_and_publish(client: Client, aws: dict[str, Any]) -> None:

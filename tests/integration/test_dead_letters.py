@@ -22,7 +22,7 @@ from chalicelib.domain import parse_document
 from chalicelib.entrypoints.lambda_handlers import record_dead_letters
 from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, STATUS_QUEUED
 from tests.conftest import unique_formula
-from tests.integration.aws_fixtures import REGION, aws_credentials  # noqa: F401
+from tests.integration.aws_fixtures import REGION, aws_credentials, lambda_records  # noqa: F401
 
 pytestmark = pytest.mark.aws
 MAX_RECEIVES = 2
@@ -63,20 +63,7 @@ def _dead_letter_records(services: bootstrap.Services, sqs: Any) -> list[dict[st
         MessageAttributeNames=["All"],
         MessageSystemAttributeNames=["All"],
     ).get("Messages", [])
-    return [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {
-                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
-                for name, value in m.get("MessageAttributes", {}).items()
-            },
-            "eventSource": "aws:sqs",
-        }
-        for m in messages
-    ]
+    return lambda_records(messages)
 
 
 def test_a_dead_lettered_formula_still_queued_ends_failed(aws: tuple[bootstrap.Services, Any]) -> None:
