@@ -2,7 +2,9 @@
 
 ``http``: `make run`'s server and stock `chalice local` under keep-alive load from client threads
 (``GET /health`` and ``POST /formulas``; see `bench.bench_server`). ``queue``: the in-memory
-queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree).
+queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree). ``aws``:
+the worst time a submission spends on AWS calls under the botocore Config (`bench.bench_aws`,
+this tree only).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -110,9 +112,18 @@ HTTP_OPTIONS: dict[str, tuple[str, type, str, str]] = {
 }
 """`bench_server.Load` field -> its command-line option, type, metavar and help."""
 
+
+def run_aws(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """The worst time a submission spends on AWS calls under this tree's Config (`bench.bench_aws`)."""
+    from bench import bench_aws
+
+    return {"current": bench_aws.run()}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
+    "aws": run_aws,
 }
 
 

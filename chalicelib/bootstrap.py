@@ -22,6 +22,8 @@ from chalicelib.security.ratelimit import RateLimiter
 from chalicelib.services.submission import SubmissionService
 
 if TYPE_CHECKING:
+    from botocore.config import Config
+
     from chalicelib.adapters.aws.relay import OutboxRelay
     from chalicelib.worker import Worker
 
@@ -104,6 +106,47 @@ def build_memory(
     return _services(settings, clock, queue, store, idempotency, new_id=new_id)
 
 
+AWS_CONNECT_TIMEOUT_SECONDS = 0.5
+AWS_READ_TIMEOUT_SECONDS = 1.0
+AWS_TOTAL_ATTEMPTS = 2
+"""Every AWS call: one retry (botocore's standard mode, backoff up to 1 s) after a failed attempt.
+
+Worst case of one call: 2 x (0.5 + 1.0) + 1 = 4 s; docs/aws-timeouts.md adds up a submission.
+"""
+AWS_LONG_POLL_GRACE_SECONDS = 2
+"""A long-polling ReceiveMessage answers after its wait: its read timeout is the wait plus this."""
+
+
+def aws_client_config() -> Config:
+    """The botocore ``Config`` of every AWS client: explicit timeouts and bounded retries.
+
+    botocore's defaults (60 s connect and read timeouts) outlast the 25 s function timeout, so a
+    stalled call would be killed by Lambda instead of retried or answered with a 503.
+    """
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=AWS_READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": AWS_TOTAL_ATTEMPTS},
+    )
+
+
+def aws_long_poll_config(max_wait_seconds: int) -> Config:
+    """`aws_client_config` for SQS long polls: the read timeout outlasts the wait, one attempt only.
+
+    A receive that stalls is answered with a 503 and simply repeated by its consumer.
+    """
+    from botocore.config import Config
+
+    return aws_client_config().merge(
+        Config(
+            read_timeout=max_wait_seconds + AWS_LONG_POLL_GRACE_SECONDS,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+    )
+
+
 def build_aws(
     settings: Settings,
     *,
@@ -114,29 +157,34 @@ def build_aws(
 ) -> Services:
     """Wire the AWS backend: DynamoDB store and keys with a transactional outbox, SQS queue.
 
-    Clients are made here only when not given; ``FI_AWS_ENDPOINT_URL`` points them at a local
-    moto server (``make run-aws-local``).
+    Clients are made here only when not given, all with `aws_client_config` (the SQS long polls
+    with `aws_long_poll_config`); ``FI_AWS_ENDPOINT_URL`` points them at a local moto server
+    (``make run-aws-local``).
     """
     from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
     from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
-    from chalicelib.adapters.aws.sqs import SqsQueue
+    from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS, SqsQueue
 
     if not settings.queue_url or not settings.dead_letter_queue_url:
         raise ConfigError("FI_QUEUE_URL and FI_DEAD_LETTER_QUEUE_URL are required for FI_BACKEND=aws")
     clock = clock or time.time
-    if dynamodb is None or sqs is None:
-        import boto3
+    import boto3
 
-        options = {"region_name": settings.aws_region}
-        if settings.aws_endpoint_url:
-            options["endpoint_url"] = settings.aws_endpoint_url
-        dynamodb = dynamodb or boto3.client("dynamodb", **options)
-        sqs = sqs or boto3.client("sqs", **options)
+    options: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        options["endpoint_url"] = settings.aws_endpoint_url
+    if dynamodb is None:
+        dynamodb = boto3.client("dynamodb", config=aws_client_config(), **options)
+    long_poll = None
+    if sqs is None:
+        sqs = boto3.client("sqs", config=aws_client_config(), **options)
+        long_poll = boto3.client("sqs", config=aws_long_poll_config(MAX_WAIT_SECONDS), **options)
     queue = SqsQueue(
         queue_url=settings.queue_url,
         dead_letter_queue_url=settings.dead_letter_queue_url,
         max_receive_count=settings.queue_max_receive_count,
         client=sqs,
+        long_poll_client=long_poll,
     )
     store = DynamoFormulaStore(dynamodb, settings.table_name, clock=clock, queue=queue)
     idempotency = DynamoIdempotencyStore(

@@ -43,28 +43,41 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    """Exact counts of what the queue holds now, and running totals since it was created."""
+    """What the queue holds now, and running totals where the backend can know them.
+
+    ``exact`` says whether the counts are exact (the in-memory queue) or the backend's estimates
+    (SQS's ``ApproximateNumberOf...`` attributes, which lag). A backend that cannot count every
+    send, ack and dead-lettering of every process (SQS) reports no totals (None) rather than
+    partial ones that could contradict each other.
+    """
 
     ready: int
     in_flight: int
     delayed: int
     dead_letters: int
-    sent_total: int
-    acked_total: int
-    redelivered_total: int
-    dead_lettered_total: int
+    sent_total: int | None
+    acked_total: int | None
+    redelivered_total: int | None
+    dead_lettered_total: int | None
+    exact: bool = True
 
-    def to_dict(self) -> dict[str, int]:
-        return {
+    def to_dict(self) -> dict[str, int | bool]:
+        """The JSON form: the counts, ``exact``, and the totals that are known."""
+        out: dict[str, int | bool] = {
             "ready": self.ready,
             "in_flight": self.in_flight,
             "delayed": self.delayed,
             "dead_letters": self.dead_letters,
+            "exact": self.exact,
+        }
+        totals = {
             "sent_total": self.sent_total,
             "acked_total": self.acked_total,
             "redelivered_total": self.redelivered_total,
             "dead_lettered_total": self.dead_lettered_total,
         }
+        out.update({name: value for name, value in totals.items() if value is not None})
+        return out
 
 
 class StagedPublish(Protocol):
@@ -131,7 +144,7 @@ class MessageQueue(Protocol):
         ...
 
     def stats(self) -> QueueStats:
-        """Exact counts and running totals."""
+        """Counts of what the queue holds (exact or approximate, as ``exact`` says) and known totals."""
         ...
 
 
@@ -335,6 +348,14 @@ class Outbox(Protocol):
 
     def get(self, outbox_id: str) -> OutboxItem | None:
         """The pending item, or None once it was marked sent (or never existed)."""
+        ...
+
+    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
+        """Lease the item to ``token`` for a while; False if it is gone or leased to another."""
+        ...
+
+    def release(self, outbox_id: str, token: str) -> None:
+        """End ``token``'s lease early (a no-op if it no longer holds it)."""
         ...
 
     def mark_sent(self, outbox_id: str) -> None:

@@ -58,15 +58,15 @@ FUNCTION_ACCESS: dict[str, Access] = {
         table=("dynamodb:GetItem", "dynamodb:UpdateItem"),
         queue=("sqs:ChangeMessageVisibility", *QUEUE_SOURCE_ACTIONS),
     ),
-    # Read the outbox item named by a stream record, publish it, delete it.
+    # Read the outbox item named by a stream record, lease it, publish it, delete it.
     "relay_outbox": Access(
-        table=("dynamodb:DeleteItem", "dynamodb:GetItem"),
+        table=("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
         queue=("sqs:SendMessage",),
         stream=True,
     ),
-    # Query the pending outbox items (and measure the backlog), publish them, delete them.
+    # Query the pending outbox items (and measure the backlog), lease, publish and delete them.
     "sweep_outbox": Access(
-        table=("dynamodb:DeleteItem", "dynamodb:Query"),
+        table=("dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"),
         queue=("sqs:SendMessage",),
     ),
 }

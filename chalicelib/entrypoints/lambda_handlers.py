@@ -10,6 +10,9 @@ to the dead-letter queue after the queue's maxReceiveCount), and an undecodable 
 until the queue dead-letters it. A poison message no longer fails its batch: the invocation
 succeeds, so Lambda's Errors metric keeps meaning "the handler crashed".
 
+**Dead letters.** `record_dead_letters` marks ``failed`` a formula whose message reached the
+dead-letter queue while still ``queued`` (receives used up by throttled or crashed invocations).
+
 **Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
 relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
 """
@@ -28,6 +31,8 @@ from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, build_worker
+from chalicelib.ports import STATUS_QUEUED
+from chalicelib.services.views import MESSAGE_TYPE
 
 log = logging.getLogger("formula_intake.lambda")
 
@@ -107,26 +112,37 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
     return _raise_if_failed(result)
 
 
-def sweep(services: Services, *, older_than_seconds: float | None = None) -> RelayResult:
+def sweep(
+    services: Services, *, older_than_seconds: float | None = None, budget_seconds: float | None = None
+) -> RelayResult:
     """Publish outbox items left pending (a crash after commit, a queue outage).
 
     ``older_than_seconds`` defaults to the relay's grace period, which leaves items still being
-    published inline alone.
+    published inline alone; ``budget_seconds`` to the sweeper's function timeout. Items that fail
+    do not raise (the function has no asynchronous retries; the next minute's sweep retries
+    them): they are logged, one JSON line counts the sweep's work for metric filters, and the
+    result names them.
     """
     relay = _require_relay(services)
+    options: dict[str, float] = {}
+    if older_than_seconds is not None:
+        options["older_than_seconds"] = older_than_seconds
+    if budget_seconds is not None:
+        options["budget_seconds"] = budget_seconds
     try:
-        result = (
-            relay.sweep()
-            if older_than_seconds is None
-            else relay.sweep(older_than_seconds=older_than_seconds)
-        )
-        log.info(
-            json.dumps({"event": "sweep", "completed": len(result.completed), "failed": len(result.failures)})
-        )
+        result = relay.sweep(**options)
+        line = {
+            "event": "outbox_sweep",
+            "completed": len(result.completed),
+            "messages_sent": result.messages_sent,
+            "skipped": len(result.skipped),
+            "failed": len(result.failures),
+        }
+        (log.error if result.failures else log.info)(json.dumps(line))
     finally:
         _measure_backlog(services)
         observability.flush()
-    return _raise_if_failed(result)
+    return result
 
 
 OUTBOX_GAUGE_LIMIT = 1000
@@ -143,3 +159,39 @@ def _measure_backlog(services: Services) -> None:
     oldest = min((item.created_at for item in pending), default=now)
     observability.gauge(observability.OUTBOX_PENDING, len(pending))
     observability.seconds(observability.OUTBOX_OLDEST_AGE, now - oldest)
+
+
+def record_dead_letters(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Mark ``failed`` every formula whose message reached the dead-letter queue while ``queued``.
+
+    For a consumer on the dead-letter queue. A message is dead-lettered after maxReceiveCount
+    receives, and not every receive ran the consumer to its last attempt: throttled or crashed
+    invocations use up receives too, so a formula can reach the DLQ still ``queued``, where
+    ``?status=failed`` would never find it. A formula already ``failed`` (the consumer recorded
+    why) or ``processed`` is left alone, so a redelivered dead letter changes nothing. A store
+    failure raises, and Lambda delivers the batch again.
+    """
+    outcomes = {"marked_failed": 0, "already_settled": 0, "not_a_formula": 0}
+    for record in records:
+        try:
+            message = SqsQueue.parse_received(_from_lambda_record(record))
+        except ValueError:
+            message = None
+        body = message.body if message is not None and isinstance(message.body, dict) else {}
+        owner, formula_id = body.get("owner"), body.get("formula_id")
+        if body.get("type") != MESSAGE_TYPE or not isinstance(owner, str) or not isinstance(formula_id, str):
+            log.warning("dead letter %s is not a formula message; nothing to record", record.get("messageId"))
+            outcomes["not_a_formula"] += 1
+            continue
+        current = services.store.get(owner, formula_id)
+        changed = False
+        if current is not None and current.status == STATUS_QUEUED:
+            attempts = services.settings.queue_max_receive_count
+            error = f"DeadLettered: the message was received {attempts} times without a recorded result"
+            change = services.store.mark_failed(
+                owner, formula_id, error=error, at=services.clock(), attempts=attempts
+            )
+            changed = change.changed
+        outcomes["marked_failed" if changed else "already_settled"] += 1
+        log.info(json.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": changed}))
+    return outcomes

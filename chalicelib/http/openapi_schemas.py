@@ -250,7 +250,8 @@ def response_schemas() -> dict[str, Schema]:
     """What the service answers: resources, pages, queue messages, stats, the error shape."""
     moment = {"type": "string", "format": "date-time"}
     epoch = {"type": "number", "minimum": 0, "description": "Seconds since the Unix epoch."}
-    stats = [f.name for f in dataclasses.fields(QueueStats)]
+    stats = [f.name for f in dataclasses.fields(QueueStats) if f.name != "exact"]
+    counts = [name for name in stats if not name.endswith("_total")]
     return {
         "FormulaId": {"type": "string", "pattern": f"^{ULID}$"},
         "MessageId": {"type": "string", "pattern": f"^{re.escape(views.message_id_for(''))}{ULID}$"},
@@ -383,7 +384,12 @@ def response_schemas() -> dict[str, Schema]:
             },
             ["dead_letters"],
         ),
-        "QueueStats": _object({name: integer(0) for name in stats}, stats, "Exact counts now, and totals."),
+        "QueueStats": _object(
+            {**{name: integer(0) for name in stats}, "exact": {"type": "boolean"}},
+            [*counts, "exact"],
+            "Counts now (exact, or the backend's approximate figures when `exact` is false), and the"
+            " running totals only where the backend can know them (absent on SQS).",
+        ),
         "RedriveResult": _object({"redriven": integer(0)}, ["redriven"]),
         "FormulaStatus": _object(
             {"formula_id": ref("FormulaId"), "owner": {"type": "string"}, "status": {"enum": list(STATUSES)}},

@@ -40,3 +40,21 @@ def mocked_aws(aws_credentials: None) -> Iterator[None]:
 def sqs_client(mocked_aws: None) -> Any:
     """A boto3 SQS client talking to moto."""
     return boto3.client("sqs", region_name=REGION)
+
+
+def lambda_records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SQS messages (as ReceiveMessage returns them) as the records of a Lambda SQS event."""
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {
+                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
+            "eventSource": "aws:sqs",
+        }
+        for m in messages
+    ]

@@ -10,6 +10,7 @@ The queue is a fake that records sends (moto SQS adds nothing to these propertie
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -63,18 +64,25 @@ class QueueDown(RuntimeError):
 
 @dataclass
 class FakeQueue:
-    """Records every successful send; the calls numbered in ``fail_calls`` (from 1) fail."""
+    """Records every message a batch call accepted; the calls numbered in ``fail_calls`` (from 1)
+    fail, and those in ``refuse_calls`` accept only their first message (SendMessageBatch's
+    ``Failed`` entries for the others)."""
 
     sent: list[tuple[str | None, Any]] = field(default_factory=list)
     fail_calls: set[int] = field(default_factory=set)
+    refuse_calls: set[int] = field(default_factory=set)
     calls: int = 0
+    on_call: Any = None
 
-    def send(self, body: Any, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
+    def publish(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
         self.calls += 1
+        if self.on_call is not None:
+            self.on_call()
         if self.calls in self.fail_calls:
             raise QueueDown("the queue is unavailable")
-        self.sent.append((dedup_id, body))
-        return dedup_id or str(len(self.sent))
+        accepted = messages[:1] if self.calls in self.refuse_calls else messages
+        self.sent.extend((m.message_id, m.body) for m in accepted)
+        return {m.message_id: "InternalError" for m in messages[len(accepted) :]}
 
 
 class DedupingConsumer:
@@ -103,6 +111,12 @@ class ForgetfulOutbox:
 
     def get(self, outbox_id: str) -> OutboxItem | None:
         return self._real.get(outbox_id)
+
+    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
+        return self._real.claim(outbox_id, token, now=now)
+
+    def release(self, outbox_id: str, token: str) -> None:
+        self._real.release(outbox_id, token)
 
     def mark_sent(self, outbox_id: str) -> None:
         if self.fail_next:
@@ -237,11 +251,11 @@ def test_crash_after_publish_before_mark_sent_publishes_again_and_the_consumer_d
 def test_failure_midway_through_a_batch_keeps_the_item_for_the_sweep(client: Any) -> None:
     h = harness(client)
     h.queue.fail_calls = {2}
-    h.service.submit(OWNER, submission(3), None)
-    assert len(h.queue.sent) == 1 and len(h.pending()) == 1
+    h.service.submit(OWNER, submission(12), None)
+    assert len(h.queue.sent) == 10 and len(h.pending()) == 1
     h.clock.advance(SWEEP_AGE)
-    assert h.relay.sweep(older_than_seconds=SWEEP_AGE).messages_sent == 3
-    assert len({m for m, _ in h.queue.sent}) == 3 and h.pending() == []
+    assert h.relay.sweep(older_than_seconds=SWEEP_AGE).messages_sent == 12
+    assert len({m for m, _ in h.queue.sent}) == 12 and h.pending() == []
 
 
 def test_a_retried_transaction_whose_answer_was_lost_succeeds(client: Any) -> None:

@@ -117,7 +117,7 @@ def test_info_lines_arrive_as_json_with_a_correlation_id(output: list[dict[str, 
         assert line["correlation_id"] == line["message"]["message_id"]
     (relay,) = _logs(output, "relay")
     assert relay["message"]["completed"] == 1 and relay["correlation_id"]
-    assert _logs(output, "sweep")
+    assert _logs(output, "outbox_sweep")
 
 
 def test_no_formula_content_is_logged(output: list[dict[str, Any]]) -> None:

@@ -15,8 +15,11 @@ Item (``pk = IDEMPOTENCY#<key>``, ``sk = OWNER#<owner>``)::
 ``begin`` is ONE conditional ``PutItem`` that succeeds when the key is free: no item, an expired
 item, or an abandoned lock of the same request. When the condition fails, the item that made it
 fail comes back in the error (``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no second read)
-and tells which answer applies. Completion is not written here but inside the submission's
-transaction (`completion_update`), conditioned on the token still holding the lock.
+and tells which answer applies. ``TransactionConflictException`` means another request's
+transaction is completing the key right now: that request holds it, so the answer is
+`RequestInProgress` (409), as for any key still in progress. Completion is not written here but
+inside the submission's transaction (`completion_update`), conditioned on the token still
+holding the lock.
 
 DynamoDB's TTL deletes expired items lazily (typically within two days), so every decision also
 treats ``expires_at <= now`` as absent. ``expires_at`` is rounded UP to whole seconds because
@@ -140,7 +143,12 @@ class DynamoIdempotencyStore:
                 )
                 return KeyAcquired(token)
             except _BOTO_ERRORS as exc:
-                if tables.error_code(exc) != "ConditionalCheckFailedException":
+                code = tables.error_code(exc)
+                if code == "TransactionConflictException":
+                    raise RequestInProgress(
+                        "Another request with this Idempotency-Key is being committed."
+                    ) from exc
+                if code != "ConditionalCheckFailedException":
                     raise InfrastructureError("The idempotency store is unavailable.") from exc
                 held = _holder(exc)
             answer = None if held is None else _answer(held, request_hash, now)

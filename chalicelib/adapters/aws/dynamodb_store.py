@@ -20,14 +20,18 @@ what was submitted. No value ever passes through ``float``.
 - with an Idempotency-Key, the ``Update`` completing it, conditioned on our lock token.
 
 Once the transaction has committed, the store hands the messages to its `OutboxRelay` (when it
-was given a queue), which publishes them and deletes the outbox item; a failure there is left
-to the stream relay and the sweeper. The caller sees one unit of work, as with the in-memory
+was given a queue), which publishes them and deletes the outbox item; the transaction wrote the
+item already leased to this request, so the stream relay leaves it alone meanwhile. A failure
+there is left to the sweeper. The caller sees one unit of work, as with the in-memory
 store.
 
 A transaction holds at most 100 actions, so at most `DynamoFormulaStore.MAX_BATCH` = 49 formulas
 (2 x 49 + outbox + key). A cancelled transaction is explained from its CancellationReasons:
 a failed guard -> `DuplicateFormula` (every conflicting index, read back from the guards), the
-key's condition -> `RequestInProgress` (lock lost), anything else -> `InfrastructureError`.
+key's condition -> `RequestInProgress` (lock lost). When every reason is ``TransactionConflict``
+(another transaction touched the same items), a throttle or ``None``, nothing was written and the
+transaction is retried with jittered backoff (`chalicelib.adapters.aws.backoff`) for up to
+`TRANSACTION_RETRY_SECONDS`; then, and for anything else, `InfrastructureError` (503, Retry-After).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import tables
+from chalicelib.adapters.aws.backoff import Backoff, Sleep
 from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
 from chalicelib.adapters.aws.outbox import DynamoOutbox
 from chalicelib.adapters.aws.relay import MessageSender, OutboxRelay
@@ -68,6 +73,14 @@ from chalicelib.ports import (
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _ABSENT = "attribute_not_exists(#pk)"
 _FILTERED_PAGE = 100
+_RETRYABLE_REASONS = frozenset(
+    {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+"""Cancellation reasons that mean "try again": a cancelled transaction wrote nothing."""
+TRANSACTION_RETRY_SECONDS = 2.0
+"""How long a submission keeps retrying a transaction cancelled by conflicts or throttling."""
+READ_RETRY_SECONDS = 2.0
+"""How long the read-back of conflicting guards keeps retrying unprocessed keys."""
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -94,11 +107,13 @@ class DynamoFormulaStore:
         clock: Clock | None = None,
         outbox_shards: int = 4,
         queue: MessageSender | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
         """``client``: a low-level boto3 DynamoDB client (None: one from the environment).
 
         ``queue``: where committed messages are published (None: they wait in the outbox for a
-        relay elsewhere, as in tests of the store alone).
+        relay elsewhere, as in tests of the store alone). ``sleep`` pauses between retries of a
+        cancelled transaction or unprocessed reads (tests pass a fake clock's ``advance``).
         """
         if client is None:
             import boto3
@@ -107,6 +122,8 @@ class DynamoFormulaStore:
         self._client = client
         self._table = table_name
         self._clock = clock or time.time
+        self._transaction_backoff = Backoff(TRANSACTION_RETRY_SECONDS, clock=self._clock, sleep=sleep)
+        self._read_backoff = Backoff(READ_RETRY_SECONDS, clock=self._clock, sleep=sleep)
         self.outbox = DynamoOutbox(client, table_name, shards=outbox_shards)
         self.relay = None if queue is None else OutboxRelay(self.outbox, queue, self._clock)
 
@@ -117,9 +134,10 @@ class DynamoFormulaStore:
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
     ) -> None:
-        self._write(owner, records, messages, completion)
-        if self.relay is not None and messages:
-            self.relay.publish_pending(messages)
+        lease = None if self.relay is None or not messages else self.relay.new_lease_token()
+        self._write(owner, records, messages, completion, lease)
+        if self.relay is not None and lease is not None:
+            self.relay.publish_pending(messages, lease)
 
     def _write(
         self,
@@ -127,6 +145,7 @@ class DynamoFormulaStore:
         records: Sequence[FormulaRecord],
         messages: Sequence[OutboundMessage],
         completion: IdempotencyCompletion | None,
+        lease: str | None = None,
     ) -> None:
         """The one transaction of a submission (see the module docstring)."""
         if len(records) > self.MAX_BATCH:
@@ -137,7 +156,9 @@ class DynamoFormulaStore:
             actions += [self._put(_formula_item(record)), self._put(_guard_item(record))]
             kinds += ["formula", "guard"]
         if messages:
-            actions.append(self.outbox.put_action(owner, messages, created_at=self._clock()))
+            actions.append(
+                self.outbox.put_action(owner, messages, created_at=self._clock(), lease_owner=lease)
+            )
             kinds.append("outbox")
         if completion is not None:
             actions.append(completion_update(self._table, completion))
@@ -146,17 +167,15 @@ class DynamoFormulaStore:
             return
         tables.check_transaction_size(actions)
         try:
-            self._client.transact_write_items(TransactItems=actions)
+            self._transact(actions)
         except _BOTO_ERRORS as exc:
-            if tables.error_code(exc) != "TransactionCanceledException":
-                raise _unavailable(exc) from exc
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = _cancellation_reasons(exc)
             failed = {
                 kind for kind, code in zip(kinds, reasons, strict=False) if code == "ConditionalCheckFailed"
             }
             if not failed:
                 raise InfrastructureError(f"The transaction was cancelled: {reasons}.") from exc
-            holders = _read_guards(self._client, self._table, owner, records)
+            holders = _read_guards(self._client, self._table, owner, records, self._read_backoff)
             if records and all(holders.get(r.fingerprint) == r.id for r in records):
                 return  # an earlier attempt of this very transaction committed; its answer was lost
             conflicts = [
@@ -171,6 +190,28 @@ class DynamoFormulaStore:
                     "The Idempotency-Key lock expired and was taken by another request."
                 ) from exc
             raise InfrastructureError(f"An id is already in use ({sorted(failed)}).") from exc
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """Run the transaction, retrying it while every cancellation reason says "try again".
+
+        Raises the cancellation (`ClientError`) for the caller to explain, and `InfrastructureError`
+        for any other failure or when the retry budget is spent.
+        """
+        retries = self._transaction_backoff.retries()
+        while True:
+            try:
+                self._client.transact_write_items(TransactItems=actions)
+                return
+            except _BOTO_ERRORS as exc:
+                if tables.error_code(exc) != "TransactionCanceledException":
+                    raise _unavailable(exc) from exc
+                if not set(_cancellation_reasons(exc)) <= _RETRYABLE_REASONS:
+                    raise
+                if next(retries, None) is None:
+                    raise InfrastructureError(
+                        "The formula store kept cancelling the transaction "
+                        f"({sorted(set(_cancellation_reasons(exc)))}); retry."
+                    ) from exc
 
     def get(self, owner: str, formula_id: str) -> FormulaRecord | None:
         item = self._get_item(tables.formula_key(owner, formula_id))
@@ -282,19 +323,35 @@ class DynamoFormulaStore:
         return item if isinstance(item, dict) else None
 
 
-def _read_guards(client: Any, table: str, owner: str, records: Sequence[FormulaRecord]) -> dict[str, str]:
-    """Fingerprint -> id of the formula holding it, for every record's guard (consistent reads)."""
+def _cancellation_reasons(exc: BaseException) -> list[str]:
+    """The code of each action's cancellation reason, in order ("None": that action was fine)."""
+    if tables.error_code(exc) != "TransactionCanceledException":
+        return []
+    response = getattr(exc, "response", {})
+    return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons", [])]
+
+
+def _read_guards(
+    client: Any, table: str, owner: str, records: Sequence[FormulaRecord], backoff: Backoff
+) -> dict[str, str]:
+    """Fingerprint -> id of the formula holding it, for every record's guard (consistent reads).
+
+    Keys DynamoDB leaves unprocessed (throttling) are read again after a backoff, within its budget.
+    """
     keys = {r.fingerprint: tables.guard_key(owner, r.fingerprint) for r in records}
     pending: dict[str, Any] = {table: {"Keys": list(keys.values()), "ConsistentRead": True}}
     holders: dict[str, str] = {}
+    retries = backoff.retries()
     try:
-        for _ in range(5):
+        while True:
             response = client.batch_get_item(RequestItems=pending)
             for item in response["Responses"].get(table, []):
                 holders[item[tables.PK]["S"][len(tables.FINGERPRINT_PREFIX) :]] = item["formula_id"]["S"]
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
                 return holders
+            if next(retries, None) is None:
+                break
     except _BOTO_ERRORS as exc:
         raise _unavailable(exc) from exc
     raise InfrastructureError("The formula store is throttling reads; retry.")

@@ -10,6 +10,17 @@ id, ``evt_<ulid>``, so items sort by creation within a shard)::
     message_count  N
     messages       S  JSON (`chalicelib.jsonio.dumps`, exact decimals):
                       [{"message_id": "...", "body": {...}}, ...]
+    lease_owner    S? the relay publishing the item now (a random token)
+    lease_until    N? epoch seconds; after this the lease is free to take again
+
+**Leases.** A relay publishes an item only while it holds its lease: `claim` is ONE conditional
+``UpdateItem`` that succeeds only when the item exists and no live lease is on it, so the inline
+relay, the stream relay and the sweeper never publish the same item at the same time on purpose.
+The submission's transaction writes the item already leased to the request that committed it
+(which publishes it right away); a relay that fails releases its lease (`release`), and one that dies
+lets it expire after `LEASE_SECONDS`, longer than any function's timeout. Duplicates remain
+possible (a lease that expires while its holder still runs, a crash between send and delete)
+and stay harmless: consumers are idempotent on the formula.
 
 The item is written by the submission's transaction (`put_action`) and deleted once every
 message was sent (`mark_sent`), so the OUTBOX partitions hold only the backlog and `pending` is
@@ -38,7 +49,12 @@ from chalicelib.ports import OutboundMessage, OutboxItem, outbox_id_for
 MAX_MESSAGE_BYTES = 262_144
 """SQS's limit on a message body (256 KiB of UTF-8): a bigger one could never be relayed."""
 
+LEASE_SECONDS = 30
+"""How long a claimed item stays reserved: longer than the 25 s function timeout of any relay."""
+
 _BOTO_ERRORS = (ClientError, BotoCoreError)
+_CLAIMABLE = "attribute_exists(#pk) AND (attribute_not_exists(#until) OR #until <= :now)"
+_LEASE_NAMES = {"#pk": tables.PK, "#owner": "lease_owner", "#until": "lease_until"}
 
 
 class DynamoOutbox:
@@ -56,11 +72,18 @@ class DynamoOutbox:
         return f"{tables.OUTBOX_PREFIX}{int.from_bytes(digest[:4], 'big') % self._shards}"
 
     def put_action(
-        self, owner: str, messages: Sequence[OutboundMessage], *, created_at: float
+        self,
+        owner: str,
+        messages: Sequence[OutboundMessage],
+        *,
+        created_at: float,
+        lease_owner: str | None = None,
     ) -> dict[str, Any]:
         """The ``Put`` of the outbox item for a submission's ``TransactWriteItems``.
 
-        Raises `PayloadTooLarge` for a message body SQS would refuse, before anything is written.
+        With ``lease_owner`` the item is written already claimed by it (the committing request,
+        which publishes it next). Raises `PayloadTooLarge` for a message body SQS would refuse,
+        before anything is written.
         """
         parts = []
         for message in messages:
@@ -72,10 +95,14 @@ class DynamoOutbox:
                 )
             parts.append(f'{{"message_id":{jsonio.dumps(message.message_id)},"body":{body}}}')
         outbox_id = outbox_id_for(messages)
+        lease: dict[str, Any] = {}
+        if lease_owner is not None:
+            lease = {"lease_owner": {"S": lease_owner}, "lease_until": _n(created_at + LEASE_SECONDS)}
         return {
             "Put": {
                 "TableName": self._table,
                 "Item": {
+                    **lease,
                     tables.PK: {"S": self.partition(outbox_id)},
                     tables.SK: {"S": outbox_id},
                     "kind": {"S": "outbox"},
@@ -107,6 +134,45 @@ class DynamoOutbox:
             raise InfrastructureError("The outbox is unavailable.") from exc
         item = response.get("Item")
         return None if item is None else decode_image(item)
+
+    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
+        """Take the item's lease for ``token`` until ``now + LEASE_SECONDS``.
+
+        False if the item is gone (sent) or another relay holds a live lease on it.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(outbox_id),
+                UpdateExpression="SET #owner = :token, #until = :until",
+                ConditionExpression=_CLAIMABLE,
+                ExpressionAttributeNames=_LEASE_NAMES,
+                ExpressionAttributeValues={
+                    ":token": {"S": token},
+                    ":until": _n(now + LEASE_SECONDS),
+                    ":now": _n(now),
+                },
+            )
+        except _BOTO_ERRORS as exc:
+            if tables.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise InfrastructureError("The outbox is unavailable.") from exc
+        return True
+
+    def release(self, outbox_id: str, token: str) -> None:
+        """Give the lease back if ``token`` still holds it, so the next relay may retry at once."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(outbox_id),
+                UpdateExpression="REMOVE #owner, #until",
+                ConditionExpression="#owner = :token",
+                ExpressionAttributeNames={"#owner": "lease_owner", "#until": "lease_until"},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except _BOTO_ERRORS as exc:
+            if tables.error_code(exc) != "ConditionalCheckFailedException":
+                raise InfrastructureError("The outbox is unavailable.") from exc
 
     def mark_sent(self, outbox_id: str) -> None:
         """Delete the item; deleting one that is already gone is a no-op."""
@@ -141,6 +207,10 @@ class DynamoOutbox:
         except _BOTO_ERRORS as exc:
             raise InfrastructureError("The outbox is unavailable.") from exc
         return items[:limit]
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(Decimal(repr(value)))}
 
 
 def decode_image(image: dict[str, Any]) -> OutboxItem:

@@ -8,45 +8,61 @@ On the AWS backend a submission's messages cannot be sent to SQS inside the Dyna
 transaction, so the transaction writes them into an *outbox item* instead: once a formula is
 stored, its message is durably waiting to be published. The relay moves outbox items to the queue
 
-- right after the commit (`OutboxRelay.publish_pending`, called by `DynamoFormulaStore`),
+- right after the commit (`OutboxRelay.publish_pending`, called by `DynamoFormulaStore`; the
+  transaction wrote the item already leased to this request),
 - from the table's stream (`OutboxRelay.relay_if_pending` with the id in the new image), and
 - by a periodic `OutboxRelay.sweep` of items older than a grace period, which catches whatever
   the other two missed (a crash between commit and publish, a queue outage).
 
-Delivery is at least once. Each message is sent with ``dedup_id=message_id`` and only then is the
-outbox item marked sent, so a crash between the two, or two relays working on the same item,
-publishes a message twice. That is harmless by design: the message id is stable per formula, a
-queue with deduplication drops the repeat within its window, and consumers dedupe on
-``message_id`` / ``formula_id`` (marking a formula processed is idempotent).
+**Never twice on purpose.** A relay publishes an item only while it holds the item's lease
+(`DynamoOutbox.claim`, a conditional write); an item leased to another relay is skipped. Messages
+go out with ``SendMessageBatch`` (10 per call, ``dedup_id=message_id``); refused entries
+(``Failed``) count as a failure of the item. Only once every message was accepted is the item
+deleted; on any failure the lease is released and the item stays pending for the next relay.
+Delivery is still at least once (a crash between send and delete, an expired lease): harmless,
+because the message id is stable per formula and consumers are idempotent on it.
 
-A failure never loses a message: the outbox item stays pending, the failure is logged with its
-traceback, and the returned `RelayResult` names the item and the error. A failure to *publish*
-is not raised, because the caller right after a commit must still answer 201 (the formula is
-stored, its message will follow) and a sweep must go on to the next item. A failure to *read*
-the outbox is raised: nothing was attempted, and the sweeper or stream batch should fail loudly.
+A failure never loses a message and is never raised by `relay_one`, `publish_pending` or `sweep`:
+it is logged with its traceback and named in the returned `RelayResult`, because the caller right
+after a commit must still answer 201 and a sweep must go on to the next item. A failure to *read*
+the outbox (nothing was attempted) is raised, so a stream batch is retried and a sweep fails loudly.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib.clock import Clock
-from chalicelib.jsonio import JsonValue
 from chalicelib.ports import OutboundMessage, Outbox, OutboxItem, outbox_id_for
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SWEEP_AGE_SECONDS = 60
 """Items younger than this are left to the inline relay, so a sweep does not race it."""
+SWEEP_BUDGET_SECONDS = 25.0
+"""The sweeper's function timeout; a sweep starts no new item after `SWEEP_BUDGET_SHARE` of it."""
+SWEEP_BUDGET_SHARE = 0.8
+INLINE_BUDGET_SECONDS = 1.0
+"""After a commit the request starts batch calls for this long at most; the rest is the sweep's."""
+BATCH_SIZE = 10
+"""Messages per SendMessageBatch call: SQS's limit. One submission's messages fit in the 400 KB
+outbox item, so a call of 10 never reaches SQS's 1 MiB limit per batch."""
+SWEEP_PAGE = 25
 
 
 class MessageSender(Protocol):
-    """The one queue operation the relay needs (every `MessageQueue` has it)."""
+    """The one queue operation the relay needs (`SqsQueue.publish`)."""
 
-    def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str: ...
+    def publish(self, messages: Sequence[OutboundMessage]) -> Mapping[str, str]:
+        """Send the messages (one batch call), each with ``dedup_id`` = its message id.
+
+        Returns ``{message_id: error code}`` for every message the queue refused.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +75,13 @@ class RelayFailure:
 
 @dataclass(frozen=True, slots=True)
 class RelayResult:
-    """What one relay call did: items completed, messages sent, items that failed."""
+    """What relay calls did: items completed, messages sent, items skipped (leased to another
+    relay, or left for later when the time budget ran out), and items that failed."""
 
     completed: tuple[str, ...] = ()
     messages_sent: int = 0
     failures: tuple[RelayFailure, ...] = ()
+    skipped: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -74,23 +92,40 @@ class RelayResult:
             self.completed + other.completed,
             self.messages_sent + other.messages_sent,
             self.failures + other.failures,
+            self.skipped + other.skipped,
         )
 
 
 class OutboxRelay:
-    """Publishes outbox items to a queue and marks them sent."""
+    """Claims outbox items, publishes them to a queue in batches, and marks them sent."""
 
-    def __init__(self, outbox: Outbox, queue: MessageSender, clock: Clock) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        queue: MessageSender,
+        clock: Clock,
+        *,
+        new_token: Callable[[], str] | None = None,
+    ) -> None:
         self._outbox = outbox
         self._queue = queue
         self._clock = clock
+        self._new_token = new_token or (lambda: uuid.uuid4().hex)
 
-    def publish_pending(self, messages: Sequence[OutboundMessage]) -> RelayResult:
-        """Publish the messages a commit just wrote to the outbox; a failure leaves them to the sweep."""
+    def new_lease_token(self) -> str:
+        """A token for the lease a committing request writes with its outbox item."""
+        return self._new_token()
+
+    def publish_pending(self, messages: Sequence[OutboundMessage], lease_token: str) -> RelayResult:
+        """Publish the messages a commit just wrote to the outbox, leased to ``lease_token``.
+
+        Batch calls start only within `INLINE_BUDGET_SECONDS`; a failure or the rest is left to
+        the sweep.
+        """
         if not messages:
             return RelayResult()
         item = OutboxItem(outbox_id_for(messages), self._clock(), tuple(messages))
-        return self.relay_one(item)
+        return self._publish(item, lease_token, deadline=self._clock() + INLINE_BUDGET_SECONDS)
 
     def relay_if_pending(self, outbox_id: str) -> RelayResult:
         """Relay the item only if it is still pending (a stream record may arrive after it was sent).
@@ -100,31 +135,74 @@ class OutboxRelay:
         item = self._outbox.get(outbox_id)
         return RelayResult() if item is None else self.relay_one(item)
 
-    def relay_one(self, item: OutboxItem) -> RelayResult:
-        """Send every message of ``item``, then mark it sent; on any failure leave it pending."""
+    def relay_one(self, item: OutboxItem, *, deadline: float | None = None) -> RelayResult:
+        """Claim ``item``, send its messages, mark it sent; skip it if another relay holds it."""
+        token = self._new_token()
+        try:
+            claimed = self._outbox.claim(item.outbox_id, token, now=self._clock())
+        except Exception as exc:
+            return _failed(item.outbox_id, exc)
+        if not claimed:
+            return RelayResult(skipped=(item.outbox_id,))
+        return self._publish(item, token, deadline=deadline)
+
+    def _publish(self, item: OutboxItem, token: str, *, deadline: float | None) -> RelayResult:
+        """Send ``item`` under the lease ``token``; on failure or past ``deadline`` release it."""
         sent = 0
         try:
-            for message in item.messages:
-                self._queue.send(message.body, dedup_id=message.message_id)
-                sent += 1
+            for start in range(0, len(item.messages), BATCH_SIZE):
+                if deadline is not None and start and self._clock() >= deadline:
+                    self._outbox.release(item.outbox_id, token)
+                    return RelayResult(messages_sent=sent, skipped=(item.outbox_id,))
+                batch = item.messages[start : start + BATCH_SIZE]
+                refused = self._queue.publish(batch)
+                sent += len(batch) - len(refused)
+                if refused:
+                    raise RelayRefused(refused)
             self._outbox.mark_sent(item.outbox_id)
         except Exception as exc:
+            try:
+                self._outbox.release(item.outbox_id, token)
+            except Exception as release_error:  # the lease then expires by itself
+                logger.warning("could not release the lease of %s: %s", item.outbox_id, release_error)
             return RelayResult(messages_sent=sent) + _failed(item.outbox_id, exc)
         return RelayResult(completed=(item.outbox_id,), messages_sent=sent)
 
     def sweep(
-        self, *, older_than_seconds: float = DEFAULT_SWEEP_AGE_SECONDS, limit: int = 100
+        self,
+        *,
+        older_than_seconds: float = DEFAULT_SWEEP_AGE_SECONDS,
+        budget_seconds: float = SWEEP_BUDGET_SECONDS,
     ) -> RelayResult:
-        """Relay up to ``limit`` items pending for ``older_than_seconds`` or longer, oldest first.
+        """Relay items pending for ``older_than_seconds`` or longer, oldest first, page by page,
+        starting no new item once `SWEEP_BUDGET_SHARE` of ``budget_seconds`` is used.
 
-        A failure to read the outbox raises (`InfrastructureError`); nothing was attempted then.
+        Never raises for an item that fails (it is counted in the result); a failure to read the
+        outbox raises (`InfrastructureError`).
         """
+        deadline = self._clock() + budget_seconds * SWEEP_BUDGET_SHARE
         cutoff = self._clock() - older_than_seconds
-        items = self._outbox.pending(limit=limit, older_than=cutoff)
+        seen: set[str] = set()
         result = RelayResult()
-        for item in items:
-            result += self.relay_one(item)
+        while self._clock() < deadline:
+            page = self._outbox.pending(limit=len(seen) + SWEEP_PAGE, older_than=cutoff)
+            fresh = [item for item in page if item.outbox_id not in seen]
+            if not fresh:
+                break
+            for item in fresh:
+                seen.add(item.outbox_id)
+                if self._clock() >= deadline:
+                    return result + RelayResult(skipped=(item.outbox_id,))
+                result += self.relay_one(item, deadline=deadline)
         return result
+
+
+class RelayRefused(Exception):
+    """The queue refused some messages of a batch (SendMessageBatch's ``Failed`` entries)."""
+
+    def __init__(self, refused: Mapping[str, str]) -> None:
+        super().__init__(", ".join(f"{message_id} ({code})" for message_id, code in refused.items()))
+        self.refused = dict(refused)
 
 
 def _failed(outbox_id: str, exc: Exception) -> RelayResult:

@@ -8,7 +8,7 @@ being deleted. ``docs/sqs.md`` maps every port operation to SQS calls and lists 
 - No deduplication: a standard queue enqueues every send. ``dedup_id`` travels as the message
   attribute ``dedup_id`` so that consumers, who must tolerate redelivery anyway, can deduplicate.
 - Superseded and deleted receipt handles are not reliably detected: SQS accepts many of them.
-- ``stats`` counts are SQS's approximate ones, and its running totals cover this process only.
+- ``stats`` counts are SQS's approximate ones (``exact=False``), with no running totals.
 - ``commit`` of a staged publish is not atomic (SQS has no transactions): when a batch entry
   fails, `InfrastructureError` is raised and the entries that succeeded are already visible.
 - `QueueFull` is never raised: a standard queue has no capacity limit.
@@ -25,9 +25,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +43,7 @@ from chalicelib.errors import (
     ReceiptHandleUnknown,
 )
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
+from chalicelib.ports import DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
 
 log = logging.getLogger("formula_intake.sqs")
 
@@ -130,11 +129,15 @@ def _batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _handle_error(exc: ClientError) -> FormulaIntakeError | None:
-    """The port's error for an SQS error about a receipt handle, or None if it is not one."""
+def _code_and_message(exc: ClientError) -> tuple[str, str]:
+    """An SQS error's code (without the query protocol's prefix) and its message, lower-cased."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "")).removeprefix("AWS.SimpleQueueService.")
-    message = str(error.get("Message", "")).lower()
+    return code, str(error.get("Message", "")).lower()
+
+
+def _handle_error(code: str, message: str) -> FormulaIntakeError | None:
+    """The port's error for an SQS error about a receipt handle, or None if it is not one."""
     if code == "MessageNotInflight" or (
         code == "InvalidParameterValue" and ("does not exist" in message or "expired" in message)
     ):
@@ -144,13 +147,34 @@ def _handle_error(exc: ClientError) -> FormulaIntakeError | None:
     return None
 
 
+_CALLER_FAULTS = frozenset({"InvalidParameterValue", "InvalidMessageContents"})
+"""SQS errors caused by the arguments a caller passed (after our own checks): 4xx, not 503."""
+
+
+def _port_error(exc: ClientError, *, names_handle: bool, field: str) -> FormulaIntakeError | None:
+    """The port's 4xx error for an SQS error the caller caused, or None (a backend failure)."""
+    code, message = _code_and_message(exc)
+    if code == "InvalidParameterValue" and "total visibilitytimeout" in message:
+        return QueueArgumentError(
+            "seconds", f"would keep the message invisible for more than {MAX_VISIBILITY_SECONDS} s in total"
+        )
+    mapped = _handle_error(code, message) if names_handle else None
+    if mapped is None and code in _CALLER_FAULTS:
+        mapped = QueueArgumentError(field, "was refused by the queue")
+    return mapped
+
+
 @contextmanager
-def _wrapped(action: str, *, names_handle: bool = False) -> Iterator[None]:
-    """Turn every botocore failure into a port error, keeping the cause (``raise ... from``)."""
+def _wrapped(action: str, *, names_handle: bool = False, field: str = "request") -> Iterator[None]:
+    """Turn every botocore failure into a port error, keeping the cause (``raise ... from``).
+
+    Errors about a receipt handle (with ``names_handle``) and other errors the caller caused
+    (about ``field``) become 4xx port errors; everything else is `InfrastructureError`.
+    """
     try:
         yield
     except ClientError as exc:
-        mapped = _handle_error(exc) if names_handle else None
+        mapped = _port_error(exc, names_handle=names_handle, field=field)
         code = exc.response.get("Error", {}).get("Code", "unknown error")
         raise (mapped or InfrastructureError(f"SQS {action} failed: {code}")) from exc
     except BotoCoreError as exc:
@@ -181,6 +205,8 @@ class SqsQueue:
 
     ``max_receive_count`` must equal the RedrivePolicy's ``maxReceiveCount``: it caps the receive
     count reported for a dead letter, which SQS raises with every peek at the DLQ.
+    ``long_poll_client`` (default: ``client``) makes the receives that wait, whose read timeout
+    must outlast the wait (`chalicelib.bootstrap.aws_long_poll_config`).
     ``peek_wait_seconds`` is the long-poll wait of the DLQ reads in `dead_letters` and `redrive`,
     which stop at the first empty read: a short poll (0) may come back empty from a non-empty
     queue on real SQS, while moto answers it exactly. Thread-safe if ``client`` is (boto3's is).
@@ -193,6 +219,7 @@ class SqsQueue:
         dead_letter_queue_url: str,
         max_receive_count: int,
         client: Any | None = None,
+        long_poll_client: Any | None = None,
         peek_wait_seconds: int = 1,
         id_factory: Callable[[], str] | None = None,
     ) -> None:
@@ -202,41 +229,40 @@ class SqsQueue:
         self.dead_letter_queue_url = dead_letter_queue_url
         self.max_receive_count = max_receive_count
         self._client = client if client is not None else boto3.client("sqs")
+        self._long_poll_client = long_poll_client if long_poll_client is not None else self._client
         self._peek_wait = _check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
         self._new_id = id_factory or (lambda: str(uuid.uuid4()))
-        self._lock = threading.Lock()
-        self._totals = {"sent": 0, "acked": 0, "redelivered": 0}
-
-    def _count(self, total: str, n: int = 1) -> None:
-        with self._lock:
-            self._totals[total] += n
 
     # ---------------------------------------------------------------------------- producing
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         params = _outgoing(body, delay_seconds, dedup_id)
-        with _wrapped("SendMessage"):
+        with _wrapped("SendMessage", field="body"):
             response = self._client.send_message(QueueUrl=self.queue_url, **params)
-        self._count("sent")
         return str(response["MessageId"])
+
+    def publish(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
+        """Send outbox messages with ``SendMessageBatch``, each with ``dedup_id`` = its message id.
+
+        Returns ``{message_id: error code}`` for each entry SQS refused (its ``Failed`` list).
+        """
+        entries = [
+            {"Id": str(i), **_outgoing(message.body, 0, message.message_id)}
+            for i, message in enumerate(messages)
+        ]
+        failed = self._send_batch(self.queue_url, entries)
+        return {messages[int(key)].message_id: code for key, code in failed.items()}
 
     def stage(self) -> SqsStagedPublish:
         return SqsStagedPublish(self)
 
-    def _send_batch(self, queue_url: str, entries: list[dict[str, Any]], *, new: bool) -> dict[str, str]:
-        """Send every entry; return ``{Id: error code}`` for each entry SQS refused.
-
-        ``new`` says the entries are new messages, to be counted in ``sent_total`` (redriven ones
-        are not); each batch call is counted as it succeeds, so a later failure cannot undo it.
-        """
+    def _send_batch(self, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, str]:
+        """Send every entry; return ``{Id: error code}`` for each entry SQS refused."""
         failed: dict[str, str] = {}
         for batch in _batches(entries):
             with _wrapped("SendMessageBatch"):
                 response = self._client.send_message_batch(QueueUrl=queue_url, Entries=batch)
-            refused = {str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])}
-            failed.update(refused)
-            if new:
-                self._count("sent", len(batch) - len(refused))
+            failed.update({str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])})
         return failed
 
     # ---------------------------------------------------------------------------- consuming
@@ -255,12 +281,12 @@ class SqsQueue:
                 log.warning(
                     "SQS message %s has no JSON body, left for the DLQ: %s", message["MessageId"], exc
                 )
-        self._count("redelivered", sum(1 for message in received if message.receive_count > 1))
         return received
 
     def _receive(self, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
+        client = self._long_poll_client if wait else self._client
         with _wrapped("ReceiveMessage"):
-            response = self._client.receive_message(
+            response = client.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=count,
                 VisibilityTimeout=visibility,
@@ -288,12 +314,11 @@ class SqsQueue:
         handle = _check_handle(receipt_handle)
         with _wrapped("DeleteMessage", names_handle=True):
             self._client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
-        self._count("acked")
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         timeout = _check_int("seconds", seconds, 0, MAX_VISIBILITY_SECONDS)
         handle = _check_handle(receipt_handle)
-        with _wrapped("ChangeMessageVisibility", names_handle=True):
+        with _wrapped("ChangeMessageVisibility", names_handle=True, field="seconds"):
             self._client.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=timeout
             )
@@ -356,7 +381,7 @@ class SqsQueue:
             if not page:
                 break
             entries = [_redrive_entry(str(i), message) for i, message in enumerate(page)]
-            failed = self._send_batch(self.queue_url, entries, new=False)
+            failed = self._send_batch(self.queue_url, entries)
             sent = [(str(i), m["ReceiptHandle"]) for i, m in enumerate(page) if str(i) not in failed]
             if sent:
                 with _wrapped("DeleteMessageBatch"):
@@ -376,6 +401,9 @@ class SqsQueue:
     # ---------------------------------------------------------------------------- stats
 
     def stats(self) -> QueueStats:
+        """SQS's approximate counts (``exact=False``) and no totals: SQS keeps none, and counting
+        this process's own calls would contradict the counts (an ack of an old handle succeeds
+        without deleting anything; SQS dead-letters messages without telling any client)."""
         main = self._attributes(
             self.queue_url,
             "ApproximateNumberOfMessages",
@@ -385,17 +413,16 @@ class SqsQueue:
         dead = self._attributes(
             self.dead_letter_queue_url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
         )
-        with self._lock:
-            totals = dict(self._totals)
         return QueueStats(
             ready=main[0],
             in_flight=main[1],
             delayed=main[2],
             dead_letters=sum(dead),
-            sent_total=totals["sent"],
-            acked_total=totals["acked"],
-            redelivered_total=totals["redelivered"],
-            dead_lettered_total=0,
+            sent_total=None,
+            acked_total=None,
+            redelivered_total=None,
+            dead_lettered_total=None,
+            exact=False,
         )
 
     def _attributes(self, queue_url: str, *names: str) -> list[int]:
@@ -451,7 +478,7 @@ class SqsStagedPublish:
 
     def commit(self) -> None:
         self._close("committed")
-        failed = self._queue._send_batch(self._queue.queue_url, self._entries, new=True)
+        failed = self._queue._send_batch(self._queue.queue_url, self._entries)
         if failed:
             refused = ", ".join(f"{self._ids[int(key)]} ({code})" for key, code in failed.items())
             raise InfrastructureError(f"SQS refused {len(failed)} staged message(s): {refused}")
