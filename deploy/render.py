@@ -308,6 +308,12 @@ def render_policy(config: dict[str, Any]) -> dict[str, Any]:
                 "Resource": [_arn(TABLE)],
             },
             {
+                "Sid": "FormulaStatusIndex",
+                "Effect": "Allow",
+                "Action": ["dynamodb:Query"],
+                "Resource": [{"Fn::Sub": f"${{{TABLE}.Arn}}/index/{tables.STATUS_INDEX}"}],
+            },
+            {
                 "Sid": "OutboxStream",
                 "Effect": "Allow",
                 "Action": list(STREAM_ACTIONS),

@@ -73,6 +73,14 @@ def test_the_policy_grants_every_call_the_adapters_make() -> None:
     assert needed <= granted, f"missing from the policy: {sorted(needed - granted)}"
 
 
+def test_the_status_index_may_be_queried_and_nothing_else_of_it() -> None:
+    (statement,) = [
+        s for s in render.render_policy({})["Statement"] if "/index/" in json.dumps(s["Resource"])
+    ]
+    assert statement["Action"] == ["dynamodb:Query"]
+    assert statement["Resource"] == [{"Fn::Sub": f"${{{render.TABLE}.Arn}}/index/{tables.STATUS_INDEX}"}]
+
+
 def test_the_stage_settings_agree_with_the_queue_definition() -> None:
     variables = render.stage_config()["environment_variables"]
     assert variables["FI_BACKEND"] == "aws"
