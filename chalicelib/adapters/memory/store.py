@@ -13,6 +13,11 @@ that order):
 Readers take the store lock too, so no reader sees a formula before its message is committed,
 and a consumer that receives the message and then reads the formula blocks until the commit
 finishes. ``on_step`` lets tests inject a failure at each named step.
+
+Every critical section costs O(log n + what it returns), n being the owner's formulas: a commit
+writes its batch, a read finds one record, a listing reads its page from the ordered ids or
+from the status index, a status change moves one id between two status sets. Only ``len`` (for
+tests and diagnostics, never on a request path) walks the partitions.
 """
 
 from __future__ import annotations
