@@ -40,6 +40,7 @@ from chalicelib.ports import (
     OutboundMessage,
     Page,
     StatusChange,
+    StoredMaterial,
 )
 
 StepHook = Callable[[str], None]
@@ -85,6 +86,21 @@ class InMemoryFormulaStore:
         self._on_step = on_step
         self._lock = threading.RLock()
         self._partitions: dict[str, _Partition] = {}
+        self._materials: dict[tuple[type, str, str], StoredMaterial] = {}
+
+    def _shared(self, record: FormulaRecord) -> FormulaRecord:
+        """``record`` holding the store's one copy of each of its materials (call with the lock).
+
+        Formulas draw their materials from a small vocabulary at a few concentrations, so most
+        materials are held once for all the formulas that list them. A material is shared only
+        with one of the same type, name and written concentration (``12.50`` is not ``12.5``),
+        so a record reads back exactly as it was committed.
+        """
+        known = self._materials
+        shared = tuple(known.setdefault((type(m), m.name, str(m.concentration)), m) for m in record.materials)
+        if all(a is b for a, b in zip(shared, record.materials, strict=True)):
+            return record
+        return replace(record, materials=shared)
 
     def commit_submission(
         self,
@@ -132,7 +148,7 @@ class InMemoryFormulaStore:
                 partition.by_status,
             )
             for record in records:
-                formulas[record.id] = record
+                formulas[record.id] = record = self._shared(record)
                 guards[record.fingerprint] = record.id
                 ids.add(record.id)
                 by_status[record.status].add(record.id)
@@ -178,8 +194,9 @@ class InMemoryFormulaStore:
             partition = self._partitions[owner]
             changed = partition.formulas[formula_id] = replace(record, **changes)
             if changed.status != record.status:
-                partition.by_status[record.status].discard(formula_id)
-                partition.by_status[changed.status].add(formula_id)
+                # The stored id, not the caller's equal copy: the index then holds no string of its own.
+                partition.by_status[record.status].discard(record.id)
+                partition.by_status[changed.status].add(record.id)
             return StatusChange(True, changed)
 
     def _require(self, owner: str, formula_id: str) -> FormulaRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -152,3 +153,28 @@ def test_listings_in_other_threads_never_hold_the_lock_for_more_than_a_page() ->
     # Whatever a submission queued behind, the longest critical section read one page (and the
     # record after it), not the 20,000 formulas the owner holds.
     assert max(lock.holds) <= LIMIT + 1
+
+
+def test_formulas_share_equal_materials_and_read_back_as_written() -> None:
+    store = InMemoryFormulaStore(NullQueue(), InMemoryIdempotencyStore())  # type: ignore[arg-type]
+    new_id = UlidFactory(FakeClock(T0))
+    first, second, third = records(new_id, BIG, 3)
+    second = replace(second, materials=(MaterialRecord("Musk", Decimal("1")),))
+    third = replace(third, materials=(MaterialRecord("Musk", Decimal("1.0")),))
+    store.commit_submission(BIG, [first], [], None)
+    store.commit_submission(BIG, [second, third], [], None)
+    stored = [store.get(BIG, r.id) for r in (first, second, third)]
+    assert stored == [first, second, third]
+    assert stored[1] is not None and stored[0] is not None and stored[2] is not None
+    assert stored[1].materials[0] is stored[0].materials[0]  # "Musk" at 1: held once
+    assert str(stored[2].materials[0].concentration) == "1.0"  # equal value, other digits: its own
+
+
+def test_a_status_change_indexes_the_stored_id_not_the_callers_copy() -> None:
+    store, _ = filled({SMALL: 100})
+    record = store.list(SMALL, limit=1, after=None, status=STATUS_FAILED).items[0]
+    store.mark_processed(SMALL, "".join(list(record.id)), at=T0)  # an equal, distinct string
+    (indexed,) = [
+        i for i in store._partitions[SMALL].by_status["processed"].after(None, 100) if i == record.id
+    ]
+    assert indexed is record.id
