@@ -4,7 +4,9 @@ partition (moto's ConsumedCapacity is a constant, so the items a query reads are
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,3 +97,51 @@ def test_a_status_page_reads_the_same_items_at_60_and_at_2000_stored(dynamodb_cl
     # either size: the read units of a page do not grow with the formulas stored.
     assert figures[0] == figures[1]
     assert figures[0][0] == [PAGE + 1]
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "dynamodb.md"
+
+
+def documented_keys() -> list[tuple[str, str]]:
+    """The (pk, sk) patterns of the item table and the index table in docs/dynamodb.md."""
+    text = DOC.read_text()
+    items = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (?:a formula|make-up guard|an Idem|unpub)", text, re.M)
+    index = re.findall(rf"^\| `{tables.STATUS_INDEX}` \| `([^`]+)`[^|]*\| `([^`]+)`", text, re.M)
+    return items + index
+
+
+def pattern(text: str) -> re.Pattern[str]:
+    """A documented key such as ``OWNER#<owner>`` as a regular expression (``<...>`` = any)."""
+    parts = re.split(r"<[^>]+>", text.replace("…", ""))
+    return re.compile(".+".join(re.escape(part) for part in parts) + "$")
+
+
+def test_the_items_a_submission_writes_have_the_documented_keys(dynamodb_client: Any) -> None:  # noqa: F811
+    from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
+    from chalicelib.ports import IdempotencyCompletion, KeyAcquired, OutboundMessage, StoredResponse
+
+    store = DynamoFormulaStore(dynamodb_client, TABLE, clock=FakeClock(T0))
+    keys = DynamoIdempotencyStore(dynamodb_client, TABLE)
+    begun = keys.begin(OWNER, "key-1", "hash", now=T0, lock_seconds=60)
+    assert isinstance(begun, KeyAcquired)
+    (record,) = fill(dynamodb_client, UlidFactory(FakeClock(T0)), 1, 0)
+    dynamodb_client.delete_item(TableName=TABLE, Key=tables.formula_key(OWNER, record.id))
+    done = IdempotencyCompletion(OWNER, "key-1", begun.token, StoredResponse(201, "{}", None), T0 + 60)
+    store.commit_submission(OWNER, [record], [OutboundMessage(record.message_id, {"m": 1})], done)
+    store.mark_failed(OWNER, record.id, error="boom", at=T0)
+    items = dynamodb_client.scan(TableName=TABLE)["Items"]
+    documented = documented_keys()
+    assert len(documented) == 5
+    table_rows, (index_row,) = documented[:4], documented[4:]
+    written = sorted((item[tables.PK]["S"], item[tables.SK]["S"]) for item in items)
+    assert len(written) == 4  # formula, guard, key, outbox: one item each
+    for pk, sk in written:
+        assert [row for row in table_rows if pattern(row[0]).match(pk) and pattern(row[1]).match(sk)], (
+            pk,
+            sk,
+        )
+    (formula,) = [item for item in items if item[tables.SK]["S"].startswith(tables.FORMULA_PREFIX)]
+    assert pattern(index_row[0]).match(formula[tables.STATUS_PK]["S"])
+    assert formula[tables.STATUS_PK]["S"] == f"STATUS#failed#OWNER#{OWNER}"
+    assert pattern(index_row[1]).match(formula[tables.SK]["S"])
+    assert [item for item in items if tables.STATUS_PK in item] == [formula]  # the index is sparse
