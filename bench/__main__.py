@@ -4,7 +4,8 @@
 (``GET /health`` and ``POST /formulas``; see `bench.bench_server`). ``queue``: the in-memory
 queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree). ``aws``:
 the worst time a submission spends on AWS calls under the botocore Config (`bench.bench_aws`,
-this tree only).
+this tree only). ``scale``: bytes per stored formula, and each request's cost at 1% and 100% of
+N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -26,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from bench import baseline, bench_server
+from bench import baseline, bench_scale, bench_server
 from bench.report import Figures, table
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -120,10 +121,19 @@ def run_aws(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) 
     return {"current": bench_aws.run()}
 
 
+def run_scale(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """The current tree's costs at 1% and 100% of N (`bench.bench_scale`); its figures compare
+    two sizes within the run, so a baseline tree is not measured."""
+    n = args.scale_n or (bench_scale.DEFAULT_N // 10 if args.quick else bench_scale.DEFAULT_N)
+    samples = bench_scale.SAMPLES // 4 if args.quick else bench_scale.SAMPLES
+    return {"current": bench_scale.run(n, samples)}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
     "aws": run_aws,
+    "scale": run_scale,
 }
 
 
@@ -137,6 +147,12 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--baseline", metavar="REV", help="also measure this git revision, side by side")
     parse.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parse.add_argument("--quick", action="store_true", help="shorter runs (a few seconds each)")
+    parse.add_argument(
+        "--scale-n",
+        type=int,
+        metavar="N",
+        help=f"formulas the scale benchmark stores ({bench_scale.DEFAULT_N:,}; a tenth with --quick)",
+    )
     http = parse.add_argument_group("HTTP load, per route and server (default; with --quick)")
     for field, (flag, kind, metavar, text) in HTTP_OPTIONS.items():
         defaults = f"{getattr(bench_server.FULL, field)}; {getattr(bench_server.QUICK, field)}"
@@ -151,6 +167,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     for field, (flag, *_) in HTTP_OPTIONS.items():
         if getattr(args, field) is not None and getattr(args, field) <= 0:
             raise SystemExit(f"{flag} must be more than 0")
+    if args.scale_n is not None and args.scale_n < 100:
+        raise SystemExit("--scale-n must be at least 100")
     names = list(dict.fromkeys(args.only or BENCHMARKS))
     results: dict[str, dict[str, Figures]] = {}
     with ExitStack() as stack:
@@ -171,7 +189,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 )
     if args.json:
         merged: dict[str, object] = {
-            label: {name: value for per_tree in results.values() for name, value in per_tree[label].items()}
+            label: {
+                name: value
+                for per_tree in results.values()
+                for name, value in per_tree.get(label, {}).items()
+            }
             for label in trees
         }
         if args.baseline:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.aws import tables
+
 TABLE = "FormulaTable"
 QUEUE = "SubmittedQueue"
 
@@ -37,6 +39,8 @@ class Access:
     table: tuple[str, ...]
     queue: tuple[str, ...]
     stream: bool = False
+    status_index: bool = False
+    """Queries the table's sparse status index (``GET /formulas?status=``)."""
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -52,6 +56,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
             "dynamodb:UpdateItem",
         ),
         queue=("sqs:SendMessage",),
+        status_index=True,
     ),
     # Read the formula, record its status; settle the message (ack, release with backoff).
     "consume_messages": Access(
@@ -90,6 +95,9 @@ def function_policy(config: dict[str, Any], function: str) -> dict[str, Any]:
         # Without template-made log groups, Lambda creates each group on first use.
         log_actions = ("logs:CreateLogGroup", *LOG_ACTIONS)
     statements = [_statement("FormulaTable", access.table, [_arn(TABLE)])]
+    if access.status_index:
+        index = {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{tables.STATUS_INDEX}"}
+        statements.append(_statement("FormulaStatusIndex", ("dynamodb:Query",), [index]))
     if access.stream:
         statements.append(_statement("OutboxStream", STREAM_ACTIONS, [_arn(TABLE, "StreamArn")]))
         statements.append(

@@ -128,7 +128,9 @@ def test_the_sweeper_stops_starting_items_at_its_budget_and_never_raises(
     h.queue.on_call = lambda: h.clock.advance(5)
     h.queue.fail_calls = {2}
     with caplog.at_level(logging.INFO):
-        result = lambda_handlers.sweep(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock), budget_seconds=25)  # type: ignore[arg-type]
+        result = lambda_handlers.sweep(
+            SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock), budget_seconds=25
+        )  # type: ignore[arg-type]
     started = h.queue.calls
     assert started == int(25 * SWEEP_BUDGET_SHARE / 5)
     assert len(result.failures) == 1 and len(result.completed) == started - 1

@@ -77,6 +77,24 @@ def test_the_policies_grant_every_call_the_adapters_make() -> None:
     assert needed <= granted, f"missing from the policy: {sorted(needed - granted)}"
 
 
+def test_only_the_api_may_query_the_status_index_and_nothing_else_of_it() -> None:
+    from deploy import policies
+
+    for function in policies.FUNCTION_ACCESS:
+        found = [
+            s
+            for s in policies.function_policy({}, function)["Statement"]
+            if "/index/" in json.dumps(s["Resource"])
+        ]
+        if function != "api_handler":
+            assert found == [], function
+            continue
+        (statement,) = found
+        assert statement["Action"] == ["dynamodb:Query"]
+        index = f"${{{policies.TABLE}.Arn}}/index/{tables.STATUS_INDEX}"
+        assert statement["Resource"] == [{"Fn::Sub": index}]
+
+
 def test_the_stage_settings_agree_with_the_queue_definition() -> None:
     variables = render.stage_config()["environment_variables"]
     assert variables["FI_BACKEND"] == "aws"

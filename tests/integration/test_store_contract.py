@@ -221,6 +221,52 @@ def test_list_filters_by_status(backend: Backend) -> None:
     assert [(r.id, r.last_error) for r in failed] == [(records[4].id, "boom")]
 
 
+def walk(backend: Backend, status: str, *, limit: int, between: Callable[[int], None]) -> list[str]:
+    """Every id a cursor walk of the ``status`` listing returns; ``between(page)`` runs after each page."""
+    seen: list[str] = []
+    after: str | None = None
+    for page_number in range(100):
+        page = backend.store.list(ALICE, limit=limit, after=after, status=status)
+        seen += ids(page.items)
+        if page.next_after is None:
+            return seen
+        after = page.next_after
+        between(page_number)
+    raise AssertionError("the walk did not end")
+
+
+def test_a_status_listing_stays_exact_while_statuses_change_between_pages(backend: Backend) -> None:
+    records = [backend.add(ALICE, f"v1:{n}") for n in range(9)]
+    changes = {
+        0: [(records[0], "processed"), (records[5], "failed")],  # one already seen, one not yet
+        1: [(records[6], "failed"), (records[7], "processed")],
+    }
+
+    def change(page: int) -> None:
+        for record, to in changes.get(page, []):
+            if to == "processed":
+                backend.store.mark_processed(ALICE, record.id, at=T0)
+            else:
+                backend.store.mark_failed(ALICE, record.id, error="boom", at=T0)
+
+    queued = walk(backend, STATUS_QUEUED, limit=2, between=change)
+    # Pages: 0 1 | 2 3 | 4 8. Formula 0 left "queued" after it was returned (not returned
+    # again), 5, 6 and 7 left before their page (not returned); none that stayed is skipped.
+    assert queued == [records[n].id for n in (0, 1, 2, 3, 4, 8)]
+    assert len(set(queued)) == len(queued)
+
+    for record in (records[1], records[3], records[4]):
+        backend.store.mark_failed(ALICE, record.id, error="boom", at=T0)
+    changes = {0: [(records[3], "processed"), (records[8], "failed")]}
+    failed = walk(backend, STATUS_FAILED, limit=2, between=change)
+    # Failed were 1 3 4 5 6. Pages: 1 3 | 4 5 | 6 8: 3 was processed after its page, 8 failed
+    # after the cursor passed 3 and before its own page.
+    assert failed == [records[n].id for n in (1, 3, 4, 5, 6, 8)]
+    assert ids(backend.store.list(ALICE, limit=10, after=None, status=STATUS_PROCESSED).items) == [
+        records[n].id for n in (0, 3, 7)
+    ]
+
+
 def test_mark_processed_is_idempotent_and_terminal(backend: Backend) -> None:
     record = backend.add(ALICE, "v1:a")
     assert backend.store.mark_failed(ALICE, record.id, error="first", at=T0 + 1, attempts=1).changed is True

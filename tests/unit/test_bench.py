@@ -177,3 +177,33 @@ def test_the_cli_refuses_an_unknown_benchmark_and_an_empty_load(capsys: pytest.C
     assert "invalid choice: 'api'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="--rounds must be more than 0"):
         bench_main.main(["--rounds", "0"])
+
+
+SCALE_OPS = ("submit", "get", "list", "status_list")
+
+
+def test_the_scale_benchmark_names_every_figure_with_a_tiny_n() -> None:
+    out = io.StringIO()
+    assert bench_main.main(["--json", "--quick", "--only", "scale", "--scale-n", "300"], out) == 0
+    figures = json.loads(out.getvalue())["current"]
+    expected = {"scale_n", "scale_bytes_per_formula"} | {f"scale_{op}_ratio" for op in SCALE_OPS}
+    expected |= {
+        f"scale_{op}_{size}_{figure}"
+        for op in SCALE_OPS
+        for size in ("small", "full")
+        for figure in ("p50_us", "p99_us")
+    }
+    assert set(figures) == expected
+    assert figures["scale_n"] == 300 and all(value > 0 for value in figures.values())
+
+
+def test_the_scale_benchmark_refuses_a_tiny_store() -> None:
+    with pytest.raises(SystemExit, match="--scale-n must be at least 100"):
+        bench_main.main(["--only", "scale", "--scale-n", "5"])
+
+
+def test_a_stored_three_material_formula_costs_at_most_a_kibibyte() -> None:
+    # Figures of memory layout, not of time: deterministic for a given tree and Python.
+    from bench import bench_scale
+
+    assert bench_scale.bytes_per_formula(2000) <= 1024

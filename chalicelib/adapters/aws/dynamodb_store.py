@@ -4,7 +4,8 @@ Items (the layout of the whole table is in `chalicelib.adapters.aws.tables`)::
 
     OWNER#<owner> / FORMULA#<ulid>      kind "formula", id, owner, name, fingerprint, status,
                                         message_id, created_at N, processed_at N?, last_error S?,
-                                        attempts N?, materials L of M {name S, concentration S}
+                                        attempts N?, materials L of M {name S, concentration S},
+                                        status_pk (the status index's key, changed with status)
     FINGERPRINT#<fp> / OWNER#<owner>    kind "guard", formula_id
 
 Concentrations are stored as their exact decimal TEXT and read back with `Decimal(text)`:
@@ -72,7 +73,6 @@ from chalicelib.ports import (
 
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _ABSENT = "attribute_not_exists(#pk)"
-_FILTERED_PAGE = 100
 _RETRYABLE_REASONS = frozenset(
     {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
@@ -222,29 +222,36 @@ class DynamoFormulaStore:
         return None if guard is None else self.get(owner, guard["formula_id"]["S"])
 
     def list(self, owner: str, *, limit: int, after: str | None, status: str | None) -> Page:
+        """A page of the owner's partition, or of the status index: reads ``limit + 1`` items.
+
+        The status index is a global secondary index, which DynamoDB updates within about a
+        second of the write and cannot read consistently: a status listing may lag a status
+        change by that much (the plain listing and ``get`` read consistently).
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": tables.PK, "#sk": tables.SK},
-            "ExpressionAttributeValues": {
+        request: dict[str, Any] = {"TableName": self._table}
+        if status is None:
+            request["KeyConditionExpression"] = "#pk = :pk AND begins_with(#sk, :prefix)"
+            request["ExpressionAttributeNames"] = {"#pk": tables.PK, "#sk": tables.SK}
+            request["ExpressionAttributeValues"] = {
                 ":pk": {"S": tables.owner_key(owner)},
                 ":prefix": {"S": tables.FORMULA_PREFIX},
-            },
-            "ConsistentRead": True,
-        }
-        if status is not None:
-            request["FilterExpression"] = "#status = :status"
-            request["ExpressionAttributeNames"]["#status"] = "status"
-            request["ExpressionAttributeValues"][":status"] = {"S": status}
+            }
+            request["ConsistentRead"] = True
+        else:
+            request["IndexName"] = tables.STATUS_INDEX
+            request["KeyConditionExpression"] = "#spk = :spk"
+            request["ExpressionAttributeNames"] = {"#spk": tables.STATUS_PK}
+            request["ExpressionAttributeValues"] = {":spk": {"S": tables.status_key(owner, status)}}
         if after is not None:
             request["ExclusiveStartKey"] = tables.formula_key(owner, after)
+            if status is not None:
+                request["ExclusiveStartKey"][tables.STATUS_PK] = {"S": tables.status_key(owner, status)}
         items: list[FormulaRecord] = []
         try:
             while len(items) <= limit:
-                wanted = limit + 1 - len(items)
-                request["Limit"] = wanted if status is None else max(wanted, _FILTERED_PAGE)
+                request["Limit"] = limit + 1 - len(items)
                 response = self._client.query(**request)
                 items.extend(_record(raw) for raw in response["Items"])
                 if "LastEvaluatedKey" not in response:
@@ -259,8 +266,13 @@ class DynamoFormulaStore:
         return self._set_status(
             owner,
             formula_id,
-            "SET #status = :new, processed_at = :at, attempts = :attempts REMOVE last_error",
-            {":new": {"S": STATUS_PROCESSED}, ":at": _n(at), ":attempts": {"N": str(attempts)}},
+            "SET #status = :new, #spk = :spk, processed_at = :at, attempts = :attempts REMOVE last_error",
+            {
+                ":new": {"S": STATUS_PROCESSED},
+                ":spk": {"S": tables.status_key(owner, STATUS_PROCESSED)},
+                ":at": _n(at),
+                ":attempts": {"N": str(attempts)},
+            },
         )
 
     def mark_failed(
@@ -269,8 +281,13 @@ class DynamoFormulaStore:
         return self._set_status(
             owner,
             formula_id,
-            "SET #status = :new, last_error = :error, attempts = :attempts",
-            {":new": {"S": STATUS_FAILED}, ":error": {"S": error}, ":attempts": {"N": str(attempts)}},
+            "SET #status = :new, #spk = :spk, last_error = :error, attempts = :attempts",
+            {
+                ":new": {"S": STATUS_FAILED},
+                ":spk": {"S": tables.status_key(owner, STATUS_FAILED)},
+                ":error": {"S": error},
+                ":attempts": {"N": str(attempts)},
+            },
         )
 
     def pending_outbox(self, *, limit: int, older_than: float) -> Sequence[OutboxItem]:
@@ -283,7 +300,7 @@ class DynamoFormulaStore:
         """Apply ``update`` unless the formula is processed (terminal); NotFound if absent.
 
         One call either way: the new item comes back from the update, the old one from the
-        failed condition.
+        failed condition. The update moves the item in the status index too (``#spk``).
         """
         try:
             response = self._client.update_item(
@@ -291,7 +308,7 @@ class DynamoFormulaStore:
                 Key=tables.formula_key(owner, formula_id),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(#pk) AND #status <> :processed",
-                ExpressionAttributeNames={"#pk": tables.PK, "#status": "status"},
+                ExpressionAttributeNames={"#pk": tables.PK, "#status": "status", "#spk": tables.STATUS_PK},
                 ExpressionAttributeValues={**values, ":processed": {"S": STATUS_PROCESSED}},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -375,7 +392,11 @@ def _formula_item(record: FormulaRecord) -> dict[str, Any]:
         doc["last_error"] = record.last_error
     if record.attempts:
         doc["attempts"] = record.attempts
-    return {**tables.formula_key(record.owner, record.id), **{k: _serialize(v) for k, v in doc.items()}}
+    return {
+        **tables.formula_key(record.owner, record.id),
+        tables.STATUS_PK: {"S": tables.status_key(record.owner, record.status)},
+        **{k: _serialize(v) for k, v in doc.items()},
+    }
 
 
 def _guard_item(record: FormulaRecord) -> dict[str, Any]:

@@ -14,6 +14,11 @@ Item layout (``pk`` / ``sk`` are strings; ``<owner>`` is the caller's owner id):
     IDEMPOTENCY#<key>       OWNER#<owner>       an Idempotency-Key: state, token, lock, response, TTL
     OUTBOX#<shard>          <outbox id>         the messages of one submission not yet published
 
+The status index is a sparse global secondary index, `STATUS_INDEX`: only formula items carry
+its key ``status_pk`` = ``STATUS#<status>#OWNER#<owner>`` (written with the formula and changed
+by the same ``UpdateItem`` that changes its status), and its sort key is the table's ``sk``
+(``FORMULA#<ulid>``), so a status listing is one ``Query`` reading the page and nothing else.
+
 Only formulas share a partition per owner, because listing needs them in one ordered range.
 Guards and keys are looked up one by one, so each gets its own partition: their writes spread
 over the table instead of adding to the owner's partition (DynamoDB serves about 1,000 write
@@ -42,14 +47,29 @@ FORMULA_PREFIX = "FORMULA#"
 FINGERPRINT_PREFIX = "FINGERPRINT#"
 IDEMPOTENCY_PREFIX = "IDEMPOTENCY#"
 OUTBOX_PREFIX = "OUTBOX#"
+STATUS_PREFIX = "STATUS#"
+
+STATUS_INDEX = "by-status"
+STATUS_PK = "status_pk"
 
 _ATTRIBUTE_DEFINITIONS = [
     {"AttributeName": PK, "AttributeType": "S"},
     {"AttributeName": SK, "AttributeType": "S"},
+    {"AttributeName": STATUS_PK, "AttributeType": "S"},
 ]
 _KEY_SCHEMA = [
     {"AttributeName": PK, "KeyType": "HASH"},
     {"AttributeName": SK, "KeyType": "RANGE"},
+]
+_GLOBAL_SECONDARY_INDEXES = [
+    {
+        "IndexName": STATUS_INDEX,
+        "KeySchema": [
+            {"AttributeName": STATUS_PK, "KeyType": "HASH"},
+            {"AttributeName": SK, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
 ]
 
 STREAM_FILTER_PATTERN: dict[str, Any] = {
@@ -65,9 +85,15 @@ def create_table_kwargs(table_name: str) -> dict[str, Any]:
         "TableName": table_name,
         "AttributeDefinitions": [dict(a) for a in _ATTRIBUTE_DEFINITIONS],
         "KeySchema": [dict(k) for k in _KEY_SCHEMA],
+        "GlobalSecondaryIndexes": _global_secondary_indexes(),
         "BillingMode": "PAY_PER_REQUEST",
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     }
+
+
+def _global_secondary_indexes() -> list[dict[str, Any]]:
+    """Fresh copies of the index definitions (callers may change what they get)."""
+    return json.loads(json.dumps(_GLOBAL_SECONDARY_INDEXES))  # type: ignore[no-any-return]
 
 
 def cloudformation_properties(table_name: str | None = None) -> dict[str, Any]:
@@ -75,6 +101,7 @@ def cloudformation_properties(table_name: str | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "AttributeDefinitions": [dict(a) for a in _ATTRIBUTE_DEFINITIONS],
         "KeySchema": [dict(k) for k in _KEY_SCHEMA],
+        "GlobalSecondaryIndexes": _global_secondary_indexes(),
         "BillingMode": "PAY_PER_REQUEST",
         "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
         "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
@@ -119,6 +146,11 @@ def owner_key(owner: str) -> str:
 
 def formula_key(owner: str, formula_id: str) -> dict[str, dict[str, str]]:
     return {PK: {"S": owner_key(owner)}, SK: {"S": FORMULA_PREFIX + formula_id}}
+
+
+def status_key(owner: str, status: str) -> str:
+    """The status index's partition key of an owner's formulas that have ``status``."""
+    return f"{STATUS_PREFIX}{status}#{owner_key(owner)}"
 
 
 def guard_key(owner: str, fingerprint: str) -> dict[str, dict[str, str]]:

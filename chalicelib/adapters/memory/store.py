@@ -13,27 +13,34 @@ that order):
 Readers take the store lock too, so no reader sees a formula before its message is committed,
 and a consumer that receives the message and then reads the formula blocks until the commit
 finishes. ``on_step`` lets tests inject a failure at each named step.
+
+Every critical section costs O(log n + what it returns), n being the owner's formulas: a commit
+writes its batch, a read finds one record, a listing reads its page from the ordered ids or
+from the status index, a status change moves one id between two status sets. Only ``len`` (for
+tests and diagnostics, never on a request path) walks the partitions.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.memory._sorted_ids import SortedIds
 from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
 from chalicelib.errors import Conflict, DuplicateFormula, NotFound, RequestInProgress
 from chalicelib.ports import (
     STATUS_FAILED,
     STATUS_PROCESSED,
+    STATUSES,
     FormulaRecord,
     IdempotencyCompletion,
     MessageQueue,
     OutboundMessage,
     Page,
     StatusChange,
+    StoredMaterial,
 )
 
 StepHook = Callable[[str], None]
@@ -43,18 +50,24 @@ COMMIT_STEPS = ("check_guards", "check_key", "stage_messages", "apply")
 
 
 class _Partition:
-    """One owner's formulas: by id, the make-up guard (fingerprint -> id), and the sorted ids."""
+    """One owner's formulas: by id, the make-up guard (fingerprint -> id), the ids in order, and
+    per status the ids of the formulas that have it (the status index, kept in step with every
+    status change in the same critical section)."""
 
-    __slots__ = ("formulas", "guards", "ids")
+    __slots__ = ("by_status", "formulas", "guards", "ids")
 
     def __init__(self) -> None:
         self.formulas: dict[str, FormulaRecord] = {}
         self.guards: dict[str, str] = {}
-        self.ids: list[str] = []
+        self.ids = SortedIds()
+        self.by_status: dict[str, SortedIds] = {status: SortedIds() for status in STATUSES}
 
 
 _NO_PARTITION = _Partition()
 """What an owner with no formulas reads (never written to)."""
+
+_NO_IDS = SortedIds()
+"""What a listing by a status no formula can have reads (never written to)."""
 
 
 class InMemoryFormulaStore:
@@ -73,6 +86,21 @@ class InMemoryFormulaStore:
         self._on_step = on_step
         self._lock = threading.RLock()
         self._partitions: dict[str, _Partition] = {}
+        self._materials: dict[tuple[type, str, str], StoredMaterial] = {}
+
+    def _shared(self, record: FormulaRecord) -> FormulaRecord:
+        """``record`` holding the store's one copy of each of its materials (call with the lock).
+
+        Formulas draw their materials from a small vocabulary at a few concentrations, so most
+        materials are held once for all the formulas that list them. A material is shared only
+        with one of the same type, name and written concentration (``12.50`` is not ``12.5``),
+        so a record reads back exactly as it was committed.
+        """
+        known = self._materials
+        shared = tuple(known.setdefault((type(m), m.name, str(m.concentration)), m) for m in record.materials)
+        if all(a is b for a, b in zip(shared, record.materials, strict=True)):
+            return record
+        return replace(record, materials=shared)
 
     def commit_submission(
         self,
@@ -113,14 +141,17 @@ class InMemoryFormulaStore:
                 raise
             if partition is _NO_PARTITION:
                 partition = self._partitions[owner] = _Partition()
-            formulas, guards, ids = partition.formulas, partition.guards, partition.ids
+            formulas, guards, ids, by_status = (
+                partition.formulas,
+                partition.guards,
+                partition.ids,
+                partition.by_status,
+            )
             for record in records:
-                formulas[record.id] = record
+                formulas[record.id] = record = self._shared(record)
                 guards[record.fingerprint] = record.id
-                if not ids or ids[-1] < record.id:
-                    ids.append(record.id)
-                else:
-                    bisect.insort(ids, record.id)
+                ids.add(record.id)
+                by_status[record.status].add(record.id)
             if completion is not None:
                 self._idempotency.complete_locked(completion)
             staged.commit()
@@ -136,20 +167,13 @@ class InMemoryFormulaStore:
             return None if formula_id is None else partition.formulas[formula_id]
 
     def list(self, owner: str, *, limit: int, after: str | None, status: str | None) -> Page:
+        """A page read from the ordered ids, or from the status index: O(log n + limit)."""
         with self._lock:
             partition = self._partitions.get(owner, _NO_PARTITION)
-            ids, formulas = partition.ids, partition.formulas
-            items: list[FormulaRecord] = []
-            more = False
-            for position in range(0 if after is None else bisect.bisect_right(ids, after), len(ids)):
-                record = formulas[ids[position]]
-                if status is not None and record.status != status:
-                    continue
-                if len(items) == limit:
-                    more = True
-                    break
-                items.append(record)
-            return Page(tuple(items), items[-1].id if more else None)
+            index = partition.ids if status is None else partition.by_status.get(status, _NO_IDS)
+            ids = index.after(after, limit + 1)
+            items = tuple(partition.formulas[formula_id] for formula_id in ids[:limit])
+            return Page(items, items[-1].id if len(ids) > limit else None)
 
     def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int = 1) -> StatusChange:
         return self._set_status(
@@ -167,8 +191,13 @@ class InMemoryFormulaStore:
             record = self._require(owner, formula_id)
             if record.status == STATUS_PROCESSED:
                 return StatusChange(False, record)
-            record = self._partitions[owner].formulas[formula_id] = replace(record, **changes)
-            return StatusChange(True, record)
+            partition = self._partitions[owner]
+            changed = partition.formulas[formula_id] = replace(record, **changes)
+            if changed.status != record.status:
+                # The stored id, not the caller's equal copy: the index then holds no string of its own.
+                partition.by_status[record.status].discard(record.id)
+                partition.by_status[changed.status].add(record.id)
+            return StatusChange(True, changed)
 
     def _require(self, owner: str, formula_id: str) -> FormulaRecord:
         record = self._partitions.get(owner, _NO_PARTITION).formulas.get(formula_id)

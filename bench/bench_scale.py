@@ -1,0 +1,187 @@
+"""What a request costs as the data grows, and what a stored formula costs in memory.
+
+Runs in process on the in-memory backend, through the services a request reaches (validation,
+`SubmissionService`, `chalicelib.services.queries`), without HTTP: the HTTP layer's cost does
+not depend on how much is stored, and leaving it out shows the store's share undiluted. One
+owner is filled with N formulas of three materials each (names from a vocabulary of 300, as a
+catalogue of raw materials would give; concentrations from a handful of values); a worker
+stand-in drains the queue as it goes and leaves 1 in 20 formulas queued and 1 in 50 failed.
+
+Figures (``scale_`` prefix):
+
+- ``bytes_per_formula``: traced memory (``tracemalloc``) held by the store, the keys and the
+  drained queue per stored formula, over ``min(N, 100,000)`` formulas filled on their own;
+- ``{op}_p50_us`` / ``{op}_p99_us`` at 1% of N (``small``) and at N (``full``), and
+  ``{op}_ratio``, p50 at N over p50 at 1% (the goal is at most 1.2), for ``submit`` (a new
+  formula), ``get`` (a random stored one), ``list`` (50 after a random cursor) and
+  ``status_list`` (``status=queued``, 50 after a random cursor).
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import bootstrap
+from chalicelib.adapters.memory.queue import InMemoryQueue
+from chalicelib.clock import FakeClock
+from chalicelib.config import Settings
+from chalicelib.domain import parse_document
+from chalicelib.ids import UlidFactory
+from chalicelib.ports import STATUS_QUEUED
+from chalicelib.services import queries
+
+OWNER = "bench"
+DEFAULT_N = 200_000
+MEMORY_N = 100_000
+SAMPLES = 2_000
+PAGE = 50
+_VOCABULARY = [f"{kind} {n:03d}" for kind in ("Oil", "Absolute", "Aldehyde") for n in range(100)]
+_CONCENTRATIONS = ["0.5", "1.25", "2", "4.50", "10"]
+
+
+def document(number: int) -> dict[str, Any]:
+    """Formula ``number``: a make-up no other number has (one name from each third of the
+    vocabulary, by digit, and a concentration chosen by the number)."""
+    names = (
+        _VOCABULARY[number % 100],
+        _VOCABULARY[100 + number // 100 % 100],
+        _VOCABULARY[200 + number // 10_000 % 100],
+    )
+    shift = number // 1_000_000
+    return {
+        "name": f"Formula {number}",
+        "materials": [
+            {"name": name, "concentration": _CONCENTRATIONS[(shift + i) % len(_CONCENTRATIONS)]}
+            for i, name in enumerate(names)
+        ],
+    }
+
+
+class Backend:
+    """In-memory services on a fake clock that moves a millisecond per submission, with a
+    worker stand-in that acknowledges messages and sets statuses."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        queue = InMemoryQueue(clock=self.clock, capacity=1_000_000)
+        self.services = bootstrap.build_memory(
+            Settings(queue_capacity=1_000_000), clock=self.clock, new_id=UlidFactory(self.clock), queue=queue
+        )
+        self.queue = queue
+        self.ids: list[str] = []
+
+    def submit(self, number: int) -> None:
+        self.clock.advance(0.001)
+        result = self.services.submissions.submit(OWNER, parse_document(document(number)), None)
+        self.ids.append(result.location[len("/formulas/") :] if result.location else "")
+
+    def fill(self, count: int) -> None:
+        for _ in range(count):
+            self.submit(len(self.ids))
+            if len(self.ids) % 1000 == 0:
+                self.drain()
+        self.drain()
+
+    def drain(self) -> None:
+        """Take every ready message as a worker would; leave 1 in 20 queued, mark 1 in 50 failed."""
+        store = self.services.store
+        while batch := self.queue.receive(max_messages=10):
+            for message in batch:
+                self.queue.ack(message.receipt_handle)
+                body = message.body
+                assert isinstance(body, dict)
+                formula_id = str(body["formula_id"])
+                number = int(str(body["name"]).rsplit(" ", 1)[1])
+                if number % 20 == 7:
+                    continue
+                if number % 50 == 3:
+                    store.mark_failed(OWNER, formula_id, error="bench", at=self.clock())
+                else:
+                    store.mark_processed(OWNER, formula_id, at=self.clock())
+
+    def forget_recent(self) -> None:
+        """Let the queue's deduplication records and retention run out, as they would by tomorrow."""
+        self.clock.advance(10 * 24 * 3600)
+        self.queue.stats()
+
+
+def bytes_per_formula(count: int) -> float:
+    """Traced bytes the backend holds per stored formula after ``count`` were submitted."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        backend = Backend()
+        backend.fill(1)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        backend.fill(count)
+        backend.forget_recent()
+        backend.ids.clear()  # the bench's own list of ids is not the server's memory
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (after - before) / count
+
+
+def sample(operation: Callable[[random.Random], object], rng: random.Random, count: int) -> list[float]:
+    """``count`` timings of ``operation`` in microseconds."""
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        operation(rng)
+        timings.append((time.perf_counter() - started) * 1e6)
+    return timings
+
+
+def latencies(backend: Backend, samples: int) -> dict[str, list[float]]:
+    store = backend.services.store
+    rng = random.Random(15)
+
+    def get(rng: random.Random) -> object:
+        return queries.get_formula(store, OWNER, rng.choice(backend.ids))
+
+    def listing(status: str | None) -> Callable[[random.Random], object]:
+        def run(rng: random.Random) -> object:
+            after = backend.ids[rng.randrange(max(1, len(backend.ids) - 20 * PAGE))]
+            return queries.list_formulas(store, OWNER, limit=PAGE, after=after, status=status)
+
+        return run
+
+    return {
+        "submit": sample(lambda rng: backend.submit(len(backend.ids)), rng, samples),
+        "get": sample(get, rng, samples),
+        "list": sample(listing(None), rng, samples),
+        "status_list": sample(listing(STATUS_QUEUED), rng, samples),
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run(n: int = DEFAULT_N, samples: int = SAMPLES) -> dict[str, float]:
+    """Every figure of the module docstring for N = ``n`` (``samples`` timings per operation)."""
+    figures: dict[str, float] = {"scale_n": float(n)}
+    figures["scale_bytes_per_formula"] = round(bytes_per_formula(min(n, MEMORY_N)), 1)
+    backend = Backend()
+    measured: dict[str, dict[str, list[float]]] = {}
+    for label, size in (("small", max(1, n // 100)), ("full", n)):
+        backend.fill(size - len(backend.ids))
+        measured[label] = latencies(backend, samples)
+        backend.drain()
+    for op in measured["small"]:
+        for label in ("small", "full"):
+            figures[f"scale_{op}_{label}_p50_us"] = round(statistics.median(measured[label][op]), 2)
+            figures[f"scale_{op}_{label}_p99_us"] = round(percentile(measured[label][op], 0.99), 2)
+        figures[f"scale_{op}_ratio"] = round(
+            figures[f"scale_{op}_full_p50_us"] / figures[f"scale_{op}_small_p50_us"], 3
+        )
+    return figures
