@@ -284,9 +284,25 @@ def response_schemas() -> dict[str, Schema]:
                 "processed_at": moment,
                 "last_error": {"type": "string"},
                 "attempts": integer(1),
+                "near_duplicates": {
+                    "type": "array",
+                    "maxItems": 10,
+                    "items": ref("NearDuplicate"),
+                    "description": "Once processed: the owner's formulas the processing step found at or "
+                    "above the stage's near-duplicate threshold, most similar first.",
+                },
             },
             ["id", "name", "materials", "fingerprint", "status", "created_at", "message_id"],
             "A stored formula; materials in submitted order.",
+        ),
+        "Similarity": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Weighted Jaccard similarity of the make-ups, exact, truncated to 4 places.",
+        },
+        "NearDuplicate": _object(
+            {"id": ref("FormulaId"), "similarity": ref("Similarity")}, ["id", "similarity"]
         ),
         "FormulaBatchResult": _object(
             {
