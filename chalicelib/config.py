@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,20 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+def _fraction(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """A decimal number greater than 0 and at most 1 (a similarity threshold)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from exc
+    if not value.is_finite() or not 0 < value <= 1:
+        raise ConfigError(f"{name} must be greater than 0 and at most 1, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stage can configure."""
@@ -78,6 +93,7 @@ class Settings:
     api_keys_json: str = ""
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    near_duplicate_threshold: Decimal = Decimal("0.95")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -118,4 +134,7 @@ class Settings:
             api_keys_json=env.get("FI_API_KEYS", ""),
             rate_limit_per_second=_float(env, "FI_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
             rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
+            near_duplicate_threshold=_fraction(
+                env, "FI_NEAR_DUPLICATE_THRESHOLD", cls.near_duplicate_threshold
+            ),
         )
