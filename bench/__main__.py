@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from bench import baseline, bench_server
+from bench import baseline, bench_server, bench_similar
 from bench.report import Figures, table
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -110,9 +110,18 @@ HTTP_OPTIONS: dict[str, tuple[str, type, str, str]] = {
 }
 """`bench_server.Load` field -> its command-line option, type, metavar and help."""
 
+
+def run_similar(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """Similar-formula search of this tree only (`bench.bench_similar`); a baseline may not have it."""
+    n = args.similar_n or (20_000 if args.quick else 200_000)
+    quick = {"queries": 200, "exact_queries": 10, "moto_n": 100} if args.quick else {}
+    return {"current": bench_similar.run(n, **quick)}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
+    "similar": run_similar,
 }
 
 
@@ -126,6 +135,9 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--baseline", metavar="REV", help="also measure this git revision, side by side")
     parse.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parse.add_argument("--quick", action="store_true", help="shorter runs (a few seconds each)")
+    parse.add_argument(
+        "--similar-n", type=int, metavar="N", help="formulas in the similar-search library (200,000; 20,000)"
+    )
     http = parse.add_argument_group("HTTP load, per route and server (default; with --quick)")
     for field, (flag, kind, metavar, text) in HTTP_OPTIONS.items():
         defaults = f"{getattr(bench_server.FULL, field)}; {getattr(bench_server.QUICK, field)}"
@@ -160,7 +172,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 )
     if args.json:
         merged: dict[str, object] = {
-            label: {name: value for per_tree in results.values() for name, value in per_tree[label].items()}
+            label: {
+                name: value
+                for per_tree in results.values()
+                for name, value in per_tree.get(label, {}).items()
+            }
             for label in trees
         }
         if args.baseline:

@@ -140,3 +140,17 @@ def test_submitters_may_post_but_not_get(client: Client, services: bootstrap.Ser
     with KeyedClient(key=ROLE_KEYS["submitter"]) as submitter:
         assert submitter.http.post("/formulas/similar", body=json.dumps(ROSE).encode()).status_code == 200
         assert submitter.http.get(f"/formulas/{first}/similar").status_code == 403
+
+
+def test_the_near_duplicate_threshold_is_a_stage_setting() -> None:
+    from decimal import Decimal
+
+    from chalicelib.config import ConfigError, Settings
+
+    assert Settings.from_env({}).near_duplicate_threshold == Decimal("0.95")
+    assert Settings.from_env({"FI_NEAR_DUPLICATE_THRESHOLD": "0.9"}).near_duplicate_threshold == Decimal(
+        "0.9"
+    )
+    for bad in ("0", "1.5", "abc", "NaN"):
+        with pytest.raises(ConfigError):
+            Settings.from_env({"FI_NEAR_DUPLICATE_THRESHOLD": bad})
