@@ -7,11 +7,11 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Request, Respon
 from chalicelib import bootstrap
 from chalicelib.domain import parse_request_body
 from chalicelib.errors import PayloadTooLarge
-from chalicelib.http import consumer_api, openapi
+from chalicelib.http import consumer_api, openapi, similar
 from chalicelib.http.errors import api_view
 from chalicelib.http.middleware import make_edge, principal_of
 from chalicelib.http.responses import empty_response, json_response, serialised_response
-from chalicelib.services import queries
+from chalicelib.services import queries, similarity
 from chalicelib.services.submission import validate_idempotency_key
 
 app = Chalice(app_name="formula-intake")
@@ -82,6 +82,29 @@ def submit_formulas() -> Response:
 def get_formula(formula_id: str) -> Response:
     services = bootstrap.services()
     return json_response(200, queries.get_formula(services.store, owner(), formula_id))
+
+
+@app.route("/formulas/{formula_id}/similar", methods=["GET"])
+@api_view
+def similar_formulas(formula_id: str) -> Response:
+    services = bootstrap.services()
+    threshold, limit = similar.parse_similar_params(query())
+    answer = similarity.similar_to_formula(
+        services.store, services.similarity, owner(), formula_id, min_similarity=threshold, limit=limit
+    )
+    return json_response(200, answer)
+
+
+@app.route("/formulas/similar", methods=["POST"], content_types=ANY_BODY_TYPE)
+@api_view
+def similar_to_body() -> Response:
+    services = bootstrap.services()
+    threshold, limit = similar.parse_similar_params(query())
+    formula = similar.parse_one_formula(raw_body(), max_body_bytes=services.settings.max_body_bytes)
+    answer = similarity.similar_to_makeup(
+        services.similarity, owner(), formula, min_similarity=threshold, limit=limit
+    )
+    return json_response(200, answer)
 
 
 @app.route("/formulas", methods=["GET"])

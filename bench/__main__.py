@@ -5,7 +5,8 @@
 queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree). ``aws``:
 the worst time a submission spends on AWS calls under the botocore Config (`bench.bench_aws`,
 this tree only). ``scale``: bytes per stored formula, and each request's cost at 1% and 100% of
-N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``).
+N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``). ``similar``: exact
+near-duplicate search on a synthetic library (`bench.bench_similar`, this tree only; ``--similar-n``).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -27,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from bench import baseline, bench_scale, bench_server
+from bench import baseline, bench_scale, bench_server, bench_similar
 from bench.report import Figures, table
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -129,11 +130,19 @@ def run_scale(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path
     return {"current": bench_scale.run(n, samples)}
 
 
+def run_similar(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """Similar-formula search of this tree only (`bench.bench_similar`); a baseline may not have it."""
+    n = args.similar_n or (20_000 if args.quick else 200_000)
+    quick = {"queries": 200, "exact_queries": 10, "moto_n": 100} if args.quick else {}
+    return {"current": bench_similar.run(n, **quick)}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
     "aws": run_aws,
     "scale": run_scale,
+    "similar": run_similar,
 }
 
 
@@ -152,6 +161,9 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help=f"formulas the scale benchmark stores ({bench_scale.DEFAULT_N:,}; a tenth with --quick)",
+    )
+    parse.add_argument(
+        "--similar-n", type=int, metavar="N", help="formulas in the similar-search library (200,000; 20,000)"
     )
     http = parse.add_argument_group("HTTP load, per route and server (default; with --quick)")
     for field, (flag, kind, metavar, text) in HTTP_OPTIONS.items():

@@ -16,7 +16,7 @@ from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
-from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue
+from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue, SimilarityIndex
 from chalicelib.security.apikeys import ApiKeys
 from chalicelib.security.ratelimit import RateLimiter
 from chalicelib.services.submission import SubmissionService
@@ -40,6 +40,7 @@ class Services:
     submissions: SubmissionService
     api_keys: ApiKeys
     rate_limiter: RateLimiter
+    similarity: SimilarityIndex
     relay: OutboxRelay | None = None
 
     @property
@@ -53,6 +54,7 @@ def _services(
     queue: MessageQueue,
     store: FormulaStore,
     idempotency: IdempotencyStore,
+    similarity: SimilarityIndex,
     *,
     new_id: IdFactory | None,
     relay: OutboxRelay | None = None,
@@ -78,6 +80,7 @@ def _services(
         ),
         api_keys=ApiKeys.from_json(settings.api_keys_json),
         rate_limiter=RateLimiter(clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
+        similarity=similarity,
         relay=relay,
     )
 
@@ -92,6 +95,7 @@ def build_memory(
     """Wire the in-memory backend (the default, and what `make run` serves)."""
     from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
     from chalicelib.adapters.memory.queue import InMemoryQueue
+    from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex
     from chalicelib.adapters.memory.store import InMemoryFormulaStore
 
     clock = clock or time.time
@@ -103,7 +107,8 @@ def build_memory(
     )
     idempotency = InMemoryIdempotencyStore(clock=clock, ttl_seconds=settings.idempotency_ttl_seconds)
     store = InMemoryFormulaStore(queue, idempotency)
-    return _services(settings, clock, queue, store, idempotency, new_id=new_id)
+    similarity = InMemorySimilarityIndex()
+    return _services(settings, clock, queue, store, idempotency, similarity, new_id=new_id)
 
 
 AWS_CONNECT_TIMEOUT_SECONDS = 0.5
@@ -163,6 +168,7 @@ def build_aws(
     """
     from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
     from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
+    from chalicelib.adapters.aws.similarity import DynamoSimilarityIndex
     from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS, SqsQueue
 
     if not settings.queue_url or not settings.dead_letter_queue_url:
@@ -196,6 +202,7 @@ def build_aws(
         queue,
         store,
         idempotency,
+        DynamoSimilarityIndex(dynamodb, settings.table_name),
         new_id=new_id,
         relay=store.relay,
         max_batch=DynamoFormulaStore.MAX_BATCH,
@@ -213,10 +220,15 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
 def build_worker(services: Services) -> Worker:
     """The in-process worker for ``services``: the registry, plugins and settings of the stage."""
     from chalicelib.services.processing import HandlerRegistry, Processor, StoreStatusSink, load_plugins
+    from chalicelib.services.similarity import near_duplicate_step
+    from chalicelib.services.views import MESSAGE_TYPE
     from chalicelib.worker import Backoff, Worker
 
     settings = services.settings
     registry = HandlerRegistry()
+    registry.step(MESSAGE_TYPE)(
+        near_duplicate_step(services.store, services.similarity, settings.near_duplicate_threshold)
+    )
     load_plugins(registry, settings.worker_plugins)
     return Worker(
         services.queue,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,20 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _fraction(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """A decimal number greater than 0 and at most 1 (a similarity threshold)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from exc
+    if not value.is_finite() or not 0 < value <= 1:
+        raise ConfigError(f"{name} must be greater than 0 and at most 1, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stage can configure."""
@@ -98,6 +113,7 @@ class Settings:
     stack_name: str = ""
     """The CloudFormation stack (``FI_STACK_NAME``, set by the template): a metric dimension, so
     two stacks in one account keep their figures apart."""
+    near_duplicate_threshold: Decimal = Decimal("0.95")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,4 +158,7 @@ class Settings:
             log_level=_log_level(env),
             metrics_enabled=_bool(env, "FI_METRICS", cls.metrics_enabled),
             stack_name=env.get("FI_STACK_NAME", ""),
+            near_duplicate_threshold=_fraction(
+                env, "FI_NEAR_DUPLICATE_THRESHOLD", cls.near_duplicate_threshold
+            ),
         )

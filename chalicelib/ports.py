@@ -6,7 +6,7 @@ satisfy them structurally, and one contract suite per port runs against every ad
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -181,6 +181,14 @@ class MaterialRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NearDuplicate:
+    """Another formula of the owner at or above the processing step's near-duplicate threshold."""
+
+    id: str
+    similarity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class FormulaRecord:
     """A stored formula. ``id`` is a ULID, so ids sort by creation time within an owner."""
 
@@ -195,6 +203,7 @@ class FormulaRecord:
     processed_at: float | None = None
     last_error: str | None = None
     attempts: int = 0
+    near_duplicates: tuple[NearDuplicate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +326,49 @@ class FormulaStore(Protocol):
         self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1
     ) -> StatusChange:
         """Set status ``failed`` with the last error unless already processed."""
+        ...
+
+    def set_near_duplicates(self, owner: str, formula_id: str, near: Sequence[NearDuplicate]) -> None:
+        """Replace the formula's near-duplicates (the processing step's finding); NotFound if absent."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Similar formulas (weighted Jaccard over make-ups, `chalicelib.domain.similarity`)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarMatch:
+    """A formula found by a similarity query: its similarity and how many materials it shares."""
+
+    id: str
+    name: str
+    similarity: Decimal
+    shared_materials: int
+
+
+class SimilarityIndex(Protocol):
+    """The owner's indexed formulas, searchable by make-up. Answers are exact: every indexed
+    formula of the owner whose similarity (truncated to 4 places) is at least the threshold is a
+    candidate, and the ``limit`` most similar are returned, most similar first, ties by id.
+    """
+
+    def index(self, record: FormulaRecord) -> None:
+        """Make ``record`` searchable under its owner. Idempotent: indexing it again changes nothing."""
+        ...
+
+    def query(
+        self,
+        owner: str,
+        makeup: Mapping[str, Decimal],
+        *,
+        min_similarity: Decimal,
+        limit: int,
+        exclude: str | None = None,
+    ) -> list[SimilarMatch]:
+        """The owner's formulas at or above ``min_similarity`` (0 < x <= 1) to ``makeup``
+        (canonical key -> concentration), best first, at most ``limit``, never ``exclude``."""
         ...
 
 

@@ -59,8 +59,15 @@ FUNCTION_ACCESS: dict[str, Access] = {
         status_index=True,
     ),
     # Read the formula, record its status; settle the message (ack, release with backoff).
+    # The near-duplicate step: index the formula's postings, query them, read candidates.
     "consume_messages": Access(
-        table=("dynamodb:GetItem", "dynamodb:UpdateItem"),
+        table=(
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ),
         queue=("sqs:ChangeMessageVisibility", *QUEUE_SOURCE_ACTIONS),
     ),
     # Read the outbox item named by a stream record, lease it, publish it, delete it.

@@ -49,6 +49,8 @@ CONSUMER_API_PREFIX = "/queue/"
 SINGLE_HEADERS = ("authorization", "x-api-key")
 """Credentials sent twice are refused: API Gateway would use the last copy, a local server the first."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+QUERY_WITH_BODY = frozenset({("POST", "/formulas/similar")})
+"""Body routes that also read query parameters (the route validates them itself)."""
 
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
@@ -152,7 +154,7 @@ def _guard(
         "principalId": principal.name,
         "roles": _roles_text(principal.roles),
     }
-    return _body_refusal(request), principal.name
+    return _body_refusal(request, route), principal.name
 
 
 def _repeated_header(request: Request) -> str | None:
@@ -164,8 +166,9 @@ def _repeated_header(request: Request) -> str | None:
     return next((name for name in SINGLE_HEADERS if counts.get(name, 0) > 1), None)
 
 
-def _body_refusal(request: Request) -> Response | None:
-    """415 for a body not declared as UTF-8 JSON; 400 for query parameters on a POST or PUT."""
+def _body_refusal(request: Request, route: str) -> Response | None:
+    """415 for a body not declared as UTF-8 JSON; 400 for query parameters on a POST or PUT
+    (except on the routes of `QUERY_WITH_BODY`)."""
     if request.method not in BODY_METHODS:
         return None
     content_type = request.headers.get("content-type")
@@ -173,7 +176,7 @@ def _body_refusal(request: Request) -> Response | None:
         return response_for(
             UnsupportedMediaType(f"The body must be application/json (UTF-8), not {content_type[:100]!r}.")
         )
-    if request.query_params:
+    if request.query_params and (request.method, route) not in QUERY_WITH_BODY:
         unknown = [FieldError(name, "unknown query parameter") for name in sorted(request.query_params)]
         return response_for(ValidationError(unknown, "This route takes no query parameters."))
     return None

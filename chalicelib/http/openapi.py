@@ -35,7 +35,7 @@ from chalicelib.http.openapi_schemas import (
 )
 from chalicelib.ports import STATUSES
 from chalicelib.security.policy import PUBLIC_ROUTES, ROUTE_ROLES
-from chalicelib.services import queries, views
+from chalicelib.services import queries, similarity, views
 from chalicelib.services.submission import MAX_KEY_LENGTH
 
 SECURITY_SCHEMES = ("bearerAuth", "apiKeyAuth")
@@ -115,6 +115,26 @@ _OWNER = _param(
     {"type": "string", "minLength": 1, "maxLength": OWNER_MAX_CHARS},
     "The principal that owns the formula (from the message).",
     required=True,
+)
+
+_SIMILAR_PARAMS = (
+    _param(
+        "min_similarity",
+        "query",
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": float(similarity.DEFAULT_MIN_SIMILARITY),
+        },
+        "Only formulas at least this similar (the similarity is truncated to 4 places before comparing).",
+    ),
+    _param(
+        "limit",
+        "query",
+        integer(1, similarity.MAX_LIMIT, similarity.DEFAULT_LIMIT),
+        "At most this many, the most similar.",
+    ),
 )
 
 _SUMMER_BREEZE = {
@@ -223,6 +243,28 @@ OPERATIONS: tuple[Operation, ...] = (
         ok={200: ("The formula.", ref("FormulaResource"))},
         raises=(errors.NotFound, *_STORE),
         parameters=(_FORMULA_ID,),
+    ),
+    Operation(
+        "GET",
+        "/formulas/{formula_id}/similar",
+        "similar_formulas",
+        "The caller's other formulas whose make-up is like this one's (exact weighted Jaccard).",
+        "formulas",
+        ok={200: ("The similar formulas, most similar first, ties by id.", ref("SimilarFormulas"))},
+        raises=(errors.ValidationError, errors.NotFound, *_STORE),
+        parameters=(_FORMULA_ID, *_SIMILAR_PARAMS),
+    ),
+    Operation(
+        "POST",
+        "/formulas/similar",
+        "similar_to_body",
+        "The caller's formulas like the formula in the body; nothing is stored or published.",
+        "formulas",
+        ok={200: ("The similar formulas, most similar first, ties by id.", ref("SimilarToBody"))},
+        raises=(errors.ValidationError, *_STORE),
+        parameters=_SIMILAR_PARAMS,
+        body="Formula",
+        examples={"single": {"summary": "One formula", "value": _SUMMER_BREEZE}},
     ),
     Operation(
         "POST",

@@ -29,7 +29,7 @@ from chalicelib.domain import (
 from chalicelib.domain.model import MAX_CONCENTRATION, MAX_TOTAL_CONCENTRATION
 from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, STATUSES, QueueStats
 from chalicelib.security.apikeys import ROLES
-from chalicelib.services import consumer, queries, views
+from chalicelib.services import consumer, queries, similarity, views
 
 Schema = dict[str, Any]
 
@@ -285,9 +285,52 @@ def response_schemas() -> dict[str, Schema]:
                 "processed_at": moment,
                 "last_error": {"type": "string"},
                 "attempts": integer(1),
+                "near_duplicates": {
+                    "type": "array",
+                    "maxItems": similarity.NEAR_DUPLICATE_LIMIT,
+                    "items": ref("NearDuplicate"),
+                    "description": "Once processed: the owner's formulas the processing step found at or "
+                    "above the stage's near-duplicate threshold, most similar first.",
+                },
             },
             ["id", "name", "materials", "fingerprint", "status", "created_at", "message_id"],
             "A stored formula; materials in submitted order.",
+        ),
+        "Similarity": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Weighted Jaccard similarity of the make-ups, exact, truncated to 4 places.",
+        },
+        "NearDuplicate": _object(
+            {"id": ref("FormulaId"), "similarity": ref("Similarity")}, ["id", "similarity"]
+        ),
+        "SimilarFormula": _object(
+            {
+                "id": ref("FormulaId"),
+                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
+                "similarity": ref("Similarity"),
+                "shared_materials": integer(1, MAX_MATERIALS),
+            },
+            ["id", "name", "similarity", "shared_materials"],
+            "One of the owner's formulas; shared_materials counts the materials both list.",
+        ),
+        "SimilarFormulas": _object(
+            {
+                "formula_id": ref("FormulaId"),
+                "similar": {
+                    "type": "array",
+                    "maxItems": similarity.MAX_LIMIT,
+                    "items": ref("SimilarFormula"),
+                },
+            },
+            ["formula_id", "similar"],
+            "Most similar first, ties by id.",
+        ),
+        "SimilarToBody": _object(
+            {"similar": {"type": "array", "maxItems": similarity.MAX_LIMIT, "items": ref("SimilarFormula")}},
+            ["similar"],
+            "Most similar first, ties by id.",
         ),
         "FormulaBatchResult": _object(
             {

@@ -12,6 +12,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/formulas"): frozenset({"submitter"}),
     ("GET", "/formulas"): frozenset({"reader"}),
     ("GET", "/formulas/{formula_id}"): frozenset({"reader"}),
+    ("GET", "/formulas/{formula_id}/similar"): frozenset({"reader"}),
+    ("POST", "/formulas/similar"): frozenset({"reader", "submitter"}),
     ("POST", "/queue/receive"): frozenset({"consumer"}),
     ("POST", "/queue/ack"): frozenset({"consumer"}),
     ("POST", "/queue/nack"): frozenset({"consumer"}),

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.clock import isoformat
 from chalicelib.errors import FieldError, ValidationError
 from chalicelib.ids import is_ulid
-from chalicelib.ports import FormulaRecord
+from chalicelib.ports import STATUS_PROCESSED, FormulaRecord
 
 MESSAGE_TYPE = "formula.submitted"
 MESSAGE_VERSION = 1
@@ -36,6 +36,9 @@ def formula_resource(record: FormulaRecord) -> dict[str, Any]:
         resource["last_error"] = record.last_error
     if record.attempts:
         resource["attempts"] = record.attempts
+    if record.status == STATUS_PROCESSED:
+        near = record.near_duplicates
+        resource["near_duplicates"] = [{"id": n.id, "similarity": n.similarity} for n in near]
     return resource
 
 

@@ -447,3 +447,27 @@ def test_integers_out_of_syntax_or_range_are_400_at_once(
     response = client.http.request(method, path, headers={"Content-Type": "application/json"}, body=raw)
     assert response.status_code == 400
     conforms(response, method, path.split("?")[0])
+
+
+def test_similar_answers_conform(client: Client, services: bootstrap.Services) -> None:
+    first = conforms(post(client, SUMMER_BREEZE), "POST", "/formulas")
+    nearly = {
+        **SUMMER_BREEZE,
+        "materials": [*SUMMER_BREEZE["materials"][:2], {"name": "Sandalwood", "concentration": 5}],
+    }
+    second = conforms(post(client, nearly), "POST", "/formulas")
+    worker = bootstrap.build_worker(services)
+    for message in services.queue.receive(max_messages=10):
+        worker.handle(message)
+    processed = conforms(client.http.get(f"/formulas/{second['id']}"), "GET", "/formulas/{formula_id}")
+    assert processed["near_duplicates"] == [{"id": first["id"], "similarity": 0.9934}]
+    route = "/formulas/{formula_id}/similar"
+    found = conforms(client.http.get(f"/formulas/{first['id']}/similar?limit=5"), "GET", route)
+    assert [m["id"] for m in found["similar"]] == [second["id"]]
+    assert conforms(client.http.get(f"/formulas/{first['id']}/similar?limit=0"), "GET", route) is not None
+    conforms(client.http.get("/formulas/01ARZ3NDEKTSV4RRFFQ69G5FAV/similar"), "GET", route)
+    answer = conforms(
+        send(client, "POST", "/formulas/similar?min_similarity=0.99", nearly), "POST", "/formulas/similar"
+    )
+    assert [m["id"] for m in answer["similar"]] == [second["id"], first["id"]]
+    conforms(send(client, "POST", "/formulas/similar", [nearly]), "POST", "/formulas/similar")

@@ -23,6 +23,7 @@ from tests.keys import ALL_ROLES_KEY, ROLE_KEYS, TENANT_A_KEY, TENANT_B_KEY, Key
 ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/formulas"): SUMMER_BREEZE,
+    ("POST", "/formulas/similar"): SUMMER_BREEZE,
     ("POST", "/queue/receive"): {},
     ("POST", "/queue/ack"): {"receipt_handle": "nope"},
     ("POST", "/queue/nack"): {"receipt_handle": "nope"},

@@ -91,6 +91,8 @@ def _api(client: Client) -> None:
     post(client, SUMMER_BREEZE, key="k")  # a replay
     post(client, {**SUMMER_BREEZE, "name": "again"})  # a duplicate
     post(client, [unique_formula() for _ in range(3)])
+    near = [*SUMMER_BREEZE["materials"][:2], {"name": "Sandalwood", "concentration": "5.3"}]
+    post(client, {"name": "Summer Breeze, nearly", "materials": near})  # the consumer compares it
     client.http.get(f"/formulas/{created['id']}")
     client.http.get("/formulas?limit=5")
 

@@ -34,6 +34,7 @@ from chalicelib.ports import (
     KeyAcquired,
     KeyCompleted,
     MaterialRecord,
+    NearDuplicate,
     OutboundMessage,
     StoredResponse,
 )
@@ -386,3 +387,18 @@ def test_a_status_change_returns_the_record_as_the_write_left_it(backend: Backen
     assert done.changed and done.record == processed
     again = backend.store.mark_failed(ALICE, record.id, error="late", at=T0 + 3)
     assert not again.changed and again.record == processed
+
+
+def test_near_duplicates_are_kept_exactly_and_replaced(backend: Backend) -> None:
+    record = backend.add(ALICE, "v1:a")
+    near = [NearDuplicate("01OTHER", Decimal("0.9500")), NearDuplicate("01THIRD", Decimal("1.0000"))]
+    backend.store.set_near_duplicates(ALICE, record.id, near)
+    stored = backend.store.get(ALICE, record.id)
+    assert stored is not None and stored.near_duplicates == tuple(near)
+    assert str(stored.near_duplicates[0].similarity) == "0.9500"
+    backend.store.set_near_duplicates(ALICE, record.id, near[:1])
+    backend.store.mark_processed(ALICE, record.id, at=T0)
+    processed = backend.store.get(ALICE, record.id)
+    assert processed is not None and processed.near_duplicates == tuple(near[:1])
+    with pytest.raises(NotFound):
+        backend.store.set_near_duplicates(BOB, record.id, near)

@@ -207,3 +207,16 @@ def test_a_stored_three_material_formula_costs_at_most_a_kibibyte() -> None:
     from bench import bench_scale
 
     assert bench_scale.bytes_per_formula(2000) <= 1024
+
+
+def test_the_similar_benchmark_names_its_figures_and_is_exact() -> None:
+    from bench import bench_similar
+
+    figures = bench_similar.run(300, queries=20, exact_queries=5, moto_n=20)
+    for name in ("t80", "t95"):
+        assert {f"{name}_{figure}" for figure in ("p50_ms", "p99_ms", "candidates", "verified")} <= set(
+            figures
+        )
+        assert figures[f"{name}_exact_pct"] == 100
+        assert figures[f"{name}_moto_items_read"] >= 0
+    assert figures["n"] == 300 and "index_bytes_per_formula" in figures

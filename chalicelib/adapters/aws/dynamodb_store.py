@@ -6,6 +6,7 @@ Items (the layout of the whole table is in `chalicelib.adapters.aws.tables`)::
                                         message_id, created_at N, processed_at N?, last_error S?,
                                         attempts N?, materials L of M {name S, concentration S},
                                         status_pk (the status index's key, changed with status)
+                                        near_duplicates L of M {id S, similarity S}?
     FINGERPRINT#<fp> / OWNER#<owner>    kind "guard", formula_id
 
 Concentrations are stored as their exact decimal TEXT and read back with `Decimal(text)`:
@@ -65,6 +66,7 @@ from chalicelib.ports import (
     FormulaStore,
     IdempotencyCompletion,
     MaterialRecord,
+    NearDuplicate,
     OutboundMessage,
     OutboxItem,
     Page,
@@ -290,6 +292,22 @@ class DynamoFormulaStore:
             },
         )
 
+    def set_near_duplicates(self, owner: str, formula_id: str, near: Sequence[NearDuplicate]) -> None:
+        value = [{"id": n.id, "similarity": str(n.similarity)} for n in near]
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=tables.formula_key(owner, formula_id),
+                UpdateExpression="SET near_duplicates = :near",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": tables.PK},
+                ExpressionAttributeValues={":near": _serialize(value)},
+            )
+        except _BOTO_ERRORS as exc:
+            if tables.error_code(exc) == "ConditionalCheckFailedException":
+                raise NotFound(f"No formula {formula_id}.") from None
+            raise _unavailable(exc) from exc
+
     def pending_outbox(self, *, limit: int, older_than: float) -> Sequence[OutboxItem]:
         return self.outbox.pending(limit=limit, older_than=older_than)
 
@@ -422,6 +440,9 @@ def _record(item: dict[str, Any]) -> FormulaRecord:
         processed_at=None if processed_at is None else float(processed_at),
         last_error=doc.get("last_error"),
         attempts=int(doc.get("attempts", 0)),
+        near_duplicates=tuple(
+            NearDuplicate(n["id"], Decimal(n["similarity"])) for n in doc.get("near_duplicates", ())
+        ),
     )
 
 

@@ -13,6 +13,7 @@ Item layout (``pk`` / ``sk`` are strings; ``<owner>`` is the caller's owner id):
     FINGERPRINT#<v2:...>    OWNER#<owner>       make-up guard {formula_id}; it exists = make-up taken
     IDEMPOTENCY#<key>       OWNER#<owner>       an Idempotency-Key: state, token, lock, response, TTL
     OUTBOX#<shard>          <outbox id>         the messages of one submission not yet published
+    POSTING#<n>#<owner>#<material key>  <formula id>  a similarity posting (`similarity`); n = len(owner)
 
 The status index is a sparse global secondary index, `STATUS_INDEX`: only formula items carry
 its key ``status_pk`` = ``STATUS#<status>#OWNER#<owner>`` (written with the formula and changed
@@ -159,6 +160,14 @@ def guard_key(owner: str, fingerprint: str) -> dict[str, dict[str, str]]:
 
 def idempotency_key(owner: str, key: str) -> dict[str, dict[str, str]]:
     return {PK: {"S": IDEMPOTENCY_PREFIX + key}, SK: {"S": owner_key(owner)}}
+
+
+POSTING_PREFIX = "POSTING#"
+
+
+def posting_partition(owner: str, material_key: str) -> str:
+    """The partition of an owner's postings of one material (owner length first: no collisions)."""
+    return f"{POSTING_PREFIX}{len(owner)}#{owner}#{material_key}"
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -37,6 +37,7 @@ from chalicelib.ports import (
     FormulaRecord,
     IdempotencyCompletion,
     MessageQueue,
+    NearDuplicate,
     OutboundMessage,
     Page,
     StatusChange,
@@ -184,6 +185,11 @@ class InMemoryFormulaStore:
         self, owner: str, formula_id: str, *, error: str, at: float, attempts: int = 1
     ) -> StatusChange:
         return self._set_status(owner, formula_id, status=STATUS_FAILED, last_error=error, attempts=attempts)
+
+    def set_near_duplicates(self, owner: str, formula_id: str, near: Sequence[NearDuplicate]) -> None:
+        with self._lock:
+            record = self._require(owner, formula_id)
+            self._partitions[owner].formulas[formula_id] = replace(record, near_duplicates=tuple(near))
 
     def _set_status(self, owner: str, formula_id: str, **changes: Any) -> StatusChange:
         """Apply ``changes`` unless the formula is processed (terminal); NotFound if absent."""
