@@ -42,7 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 def test_the_walk_through_answers_as_documented(server: LocalServer) -> None:
     out = run(block_after("## A walk through the API"), server.port)
     statuses = [int(code) for code in re.findall(r"HTTP/1\.1 (\d{3}) ", out)]
-    assert statuses == [201, 200, 201, 409, 201, 422, 201, 409, 400, 415, 404, 401]
+    assert statuses == [201, 200, 201, 409, 201, 422, 201, 409, 400, 415, 404, 401, 200, 200]
+    assert '"similarity":0.9' in out, "the draft finds batch formula A (Iris 2.5) at 2.5/2.6"
     assert "Idempotent-Replayed: true" in out
     assert '"status":"processed"' in out
 
