@@ -126,8 +126,8 @@ def queue_receive() -> Response:
 @app.route("/queue/ack", methods=["POST"], content_types=ANY_BODY_TYPE)
 @api_view
 def queue_ack() -> Response:
-    consumer_api.ack(bootstrap.services().queue, raw_body())
-    return empty_response()
+    results = consumer_api.ack(bootstrap.services().queue, raw_body())
+    return empty_response() if results is None else json_response(200, results)
 
 
 @app.route("/queue/nack", methods=["POST"], content_types=ANY_BODY_TYPE)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from chalicelib.errors import FormulaIntakeError
 from chalicelib.jsonio import JsonValue
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +97,10 @@ class StagedPublish(Protocol):
     def rollback(self) -> None: ...
 
 
+MAX_ACK_BATCH = 10
+"""Most receipt handles one `MessageQueue.ack_batch` call takes (SQS's DeleteMessageBatch limit)."""
+
+
 class MessageQueue(Protocol):
     """At-least-once message queue with visibility timeouts, receipt handles and dead letters.
 
@@ -129,6 +134,11 @@ class MessageQueue(Protocol):
 
     def ack(self, receipt_handle: str) -> None:
         """Delete the message delivered with ``receipt_handle`` (only the newest handle works)."""
+        ...
+
+    def ack_batch(self, receipt_handles: Sequence[str]) -> list[FormulaIntakeError | None]:
+        """`ack` up to `MAX_ACK_BATCH` handles in one call; for each, None once it is acked or the
+        error `ack` would have raised (the others are acked all the same)."""
         ...
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:

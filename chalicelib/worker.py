@@ -18,12 +18,13 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib import observability
 from chalicelib.clock import Clock
-from chalicelib.errors import ReceiptHandleError
+from chalicelib.errors import FormulaIntakeError, ReceiptHandleError
 from chalicelib.ports import ReceivedMessage
 from chalicelib.services.processing import ProcessingContext, Processor, describe
 
@@ -41,6 +42,8 @@ class ConsumerQueue(Protocol):
     ) -> list[ReceivedMessage]: ...
 
     def ack(self, receipt_handle: str) -> None: ...
+
+    def ack_batch(self, receipt_handles: Sequence[str]) -> list[FormulaIntakeError | None]: ...
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
 
@@ -86,8 +89,12 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def handle(self, message: ReceivedMessage) -> str:
-        """Process one delivery and settle it (ack or release); return the outcome."""
+    def handle(self, message: ReceivedMessage, acks: list[str] | None = None) -> str:
+        """Process one delivery and settle it (ack or release); return the outcome.
+
+        With ``acks``, a processed message's receipt handle is added there for the caller to ack
+        with the rest of its batch, instead of being acked at once.
+        """
         observability.set_correlation_id(message.message_id)
         context = ProcessingContext(message.message_id, message.receive_count, self._max_receive_count)
         started = time.perf_counter()
@@ -96,7 +103,10 @@ class Worker:
         try:
             did_work = self._processor.process(message.body, context)
             outcome = "processed" if did_work else "skipped"
-            self._settle(self._queue.ack, message.receipt_handle)
+            if acks is None:
+                self._settle(self._queue.ack, message.receipt_handle)
+            else:
+                acks.append(message.receipt_handle)
         except Exception as exc:  # any handler failure means: release for redelivery
             error = describe(exc)
             if context.is_last_attempt:
@@ -147,12 +157,21 @@ class Worker:
             visibility_timeout=self._visibility_timeout,
             wait_seconds=self._wait_seconds,
         )
+        acks: list[str] = []
         for index, message in enumerate(messages):
             if self._stopping.is_set():
                 for unstarted in messages[index:]:
                     self._settle(self._queue.change_visibility, unstarted.receipt_handle, 0)
                 break
-            self.handle(message)
+            self.handle(message, acks)
+        if acks:  # the batch's processed messages, deleted in one call
+            try:
+                outcomes = self._queue.ack_batch(acks)
+            except FormulaIntakeError as exc:
+                outcomes = [exc] * len(acks)
+            for error in outcomes:
+                if error is not None:
+                    log.warning(json.dumps({"event": "settle_failed", "error": describe(error)}))
         return len(messages)
 
     def _loop(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import errors, jsonio
@@ -118,6 +119,15 @@ class HttpConsumer:
 
     def ack(self, receipt_handle: str) -> None:
         self._client.expect("POST", "/queue/ack", {"receipt_handle": receipt_handle}, 204)
+
+    def ack_batch(self, receipt_handles: Sequence[str]) -> list[errors.FormulaIntakeError | None]:
+        doc = self._client.expect("POST", "/queue/ack", {"receipt_handles": list(receipt_handles)}, 200)
+        return [
+            None
+            if result["acked"]
+            else _ERRORS.get(result["error"]["code"], errors.InfrastructureError)(result["error"]["message"])
+            for result in doc["results"]
+        ]
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         self._client.expect(

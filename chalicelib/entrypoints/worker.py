@@ -29,6 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--visibility-timeout", type=int, default=30)
     parser.add_argument("--wait-seconds", type=int, default=5)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=10,
+        choices=range(1, 11),
+        metavar="1-10",
+        help="messages per receive; their acks go in one call (default 10)",
+    )
     parser.add_argument("--max-receive-count", type=int, default=5)
     parser.add_argument("--backoff-base", type=int, default=1)
     parser.add_argument("--plugins", default="", help="extra steps: module:function[,module:function]")
@@ -47,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         visibility_timeout=args.visibility_timeout,
         wait_seconds=args.wait_seconds,
+        batch_size=args.batch_size,
         backoff=Backoff(base=args.backoff_base),
     )
     stopped = threading.Event()

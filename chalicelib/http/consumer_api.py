@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.errors import FieldError
 from chalicelib.http.params import Fields
-from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, FormulaStore, MessageQueue
+from chalicelib.ports import MAX_ACK_BATCH, STATUS_FAILED, STATUS_PROCESSED, FormulaStore, MessageQueue
 from chalicelib.services import consumer
 from chalicelib.services.consumer import MAX_VISIBILITY
 
@@ -25,11 +25,36 @@ def receive(queue: MessageQueue, store: FormulaStore, raw: bytes | None) -> dict
     )
 
 
-def ack(queue: MessageQueue, raw: bytes | None) -> None:
-    fields = Fields.from_body(raw, allowed={"receipt_handle"})
-    handle = fields.string("receipt_handle")
+def ack(queue: MessageQueue, raw: bytes | None) -> dict[str, Any] | None:
+    """One ``receipt_handle`` (None: answer 204), or up to `MAX_ACK_BATCH` ``receipt_handles``
+    acked in one call (each handle's outcome)."""
+    fields = Fields.from_body(raw, allowed={"receipt_handle", "receipt_handles"})
+    if "receipt_handles" not in fields.values:
+        handle = fields.string("receipt_handle")
+        fields.done()
+        queue.ack(handle)
+        return None
+    handles = fields.values["receipt_handles"]
+    if "receipt_handle" in fields.values:
+        fields.problems.append(
+            FieldError("receipt_handle", "send receipt_handle or receipt_handles, not both")
+        )
+    if (
+        not isinstance(handles, list)
+        or not 1 <= len(handles) <= MAX_ACK_BATCH
+        or not all(isinstance(h, str) and h for h in handles)
+    ):
+        fields.problems.append(
+            FieldError("receipt_handles", f"must be a list of 1 to {MAX_ACK_BATCH} non-empty strings")
+        )
     fields.done()
-    queue.ack(handle)
+    results: list[dict[str, Any]] = []
+    for handle, error in zip(handles, queue.ack_batch(handles), strict=True):
+        result: dict[str, Any] = {"receipt_handle": handle, "acked": error is None}
+        if error is not None:
+            result["error"] = {"code": error.code, "message": error.message}
+        results.append(result)
+    return {"results": results}
 
 
 def nack(queue: MessageQueue, raw: bytes | None) -> None:

@@ -211,7 +211,16 @@ def request_schemas() -> dict[str, Schema]:
         },
         "Submission": {"oneOf": [ref("Formula"), ref("FormulaBatch")]},
         "ReceiveRequest": _consumer_body("ReceiveRequest", "Every field is optional.", {}, []),
-        "AckRequest": _object({"receipt_handle": handle}, ["receipt_handle"]),
+        "AckRequest": {
+            "oneOf": [
+                _object({"receipt_handle": handle}, ["receipt_handle"], "Delete one message: 204."),
+                _object(
+                    {"receipt_handles": {"type": "array", "items": handle, "minItems": 1, "maxItems": 10}},
+                    ["receipt_handles"],
+                    "Delete up to 10 messages in one call: 200 with each handle's outcome.",
+                ),
+            ]
+        },
         "NackRequest": _consumer_body(
             "NackRequest",
             "Release a message; it is receivable again after delay_seconds.",
@@ -437,6 +446,26 @@ def response_schemas() -> dict[str, Schema]:
         "FormulaStatus": _object(
             {"formula_id": ref("FormulaId"), "owner": {"type": "string"}, "status": {"enum": list(STATUSES)}},
             ["formula_id", "owner", "status"],
+        ),
+        "AckBatchResult": _object(
+            {
+                "results": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "receipt_handle": {"type": "string"},
+                            "acked": {"type": "boolean"},
+                            "error": _object(
+                                {"code": {"type": "string"}, "message": {"type": "string"}},
+                                ["code", "message"],
+                            ),
+                        },
+                        ["receipt_handle", "acked"],
+                    ),
+                }
+            },
+            ["results"],
+            "One result per handle, in the request's order; an error says why that one was not acked.",
         ),
         "StatusReportResult": _object(
             {"changed": {"type": "boolean"}, "formula": ref("FormulaResource")}, ["changed", "formula"]

@@ -565,3 +565,19 @@ def test_a_foreign_non_json_body_is_left_for_the_dlq(
     exhaust(sqs.queue, MAX_RECEIVES - 1)
     bodies = [letter.body for letter in sqs.queue.dead_letters()]
     assert len(bodies) == 2 and "not json" in bodies and formula() in bodies
+
+
+def test_a_batch_ack_settles_each_handle_on_its_own(queue: MessageQueue) -> None:
+    for _ in range(3):
+        queue.send(formula())
+    handles = [receive_one(queue, visibility_timeout=600).receipt_handle for _ in range(3)]
+    outcomes = queue.ack_batch([handles[0], "not a receipt handle!", handles[1], handles[2]])
+    assert outcomes[0] is None and outcomes[2] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], ReceiptHandleMalformed)
+    assert queue.receive(max_messages=10, visibility_timeout=0) == []
+
+
+@pytest.mark.parametrize("size", [0, 11])
+def test_a_batch_ack_takes_one_to_ten_handles(queue: MessageQueue, size: int) -> None:
+    with pytest.raises(QueueArgumentError):
+        queue.ack_batch(["h"] * size)

@@ -43,7 +43,7 @@ from chalicelib.errors import (
     ReceiptHandleUnknown,
 )
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
+from chalicelib.ports import MAX_ACK_BATCH, DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
 
 log = logging.getLogger("formula_intake.sqs")
 
@@ -314,6 +314,29 @@ class SqsQueue:
         handle = _check_handle(receipt_handle)
         with _wrapped("DeleteMessage", names_handle=True):
             self._client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
+
+    def ack_batch(self, receipt_handles: Sequence[str]) -> list[FormulaIntakeError | None]:
+        """One DeleteMessageBatch for the well-formed handles; each ``Failed`` entry is mapped to
+        the error `ack` would raise (an entry SQS failed for its own reasons is a 503's error)."""
+        if isinstance(receipt_handles, str) or not 1 <= len(receipt_handles) <= MAX_ACK_BATCH:
+            raise QueueArgumentError("receipt_handles", f"must hold 1 to {MAX_ACK_BATCH} receipt handles")
+        outcomes: list[FormulaIntakeError | None] = []
+        entries = []
+        for index, handle in enumerate(receipt_handles):
+            try:
+                entries.append({"Id": str(index), "ReceiptHandle": _check_handle(handle)})
+                outcomes.append(None)
+            except ReceiptHandleMalformed as exc:
+                outcomes.append(exc)
+        if entries:
+            with _wrapped("DeleteMessageBatch"):
+                response = self._client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            for failed in response.get("Failed", []):
+                code, message = str(failed.get("Code", "")), str(failed.get("Message", "")).lower()
+                outcomes[int(failed["Id"])] = _handle_error(code, message) or InfrastructureError(
+                    f"SQS DeleteMessageBatch failed for one handle: {code}"
+                )
+        return outcomes
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         timeout = _check_int("seconds", seconds, 0, MAX_VISIBILITY_SECONDS)

@@ -6,8 +6,10 @@ Each check raises `QueueArgumentError` naming the argument, before the queue cha
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from chalicelib.errors import QueueArgumentError
+from chalicelib.ports import MAX_ACK_BATCH
 
 MAX_MESSAGES = 10
 MAX_VISIBILITY_SECONDS = 43_200
@@ -34,6 +36,13 @@ def check_receive(max_messages: int, visibility_timeout: int, wait_seconds: int)
     _check_int("max_messages", max_messages, 1, MAX_MESSAGES)
     _check_int("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_SECONDS)
     _check_int("wait_seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+
+
+def check_batch(receipt_handles: Sequence[str]) -> None:
+    if not isinstance(receipt_handles, Sequence) or isinstance(receipt_handles, str):
+        raise QueueArgumentError("receipt_handles", "must be a list of receipt handles")
+    if not 1 <= len(receipt_handles) <= MAX_ACK_BATCH:
+        raise QueueArgumentError("receipt_handles", f"must hold 1 to {MAX_ACK_BATCH} receipt handles")
 
 
 def check_visibility(seconds: int) -> None:

@@ -21,10 +21,11 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 
 from chalicelib.adapters.memory._arguments import (
+    check_batch,
     check_limit,
     check_receive,
     check_send,
@@ -33,6 +34,7 @@ from chalicelib.adapters.memory._arguments import (
 from chalicelib.adapters.memory._bodies import freeze, thaw
 from chalicelib.adapters.memory._queue_state import QueueState, Staged
 from chalicelib.clock import Clock
+from chalicelib.errors import FormulaIntakeError, ReceiptHandleMalformed
 from chalicelib.jsonio import JsonValue
 from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
 
@@ -123,6 +125,24 @@ class InMemoryQueue(QueueState):
             if message is None:
                 raise self._refuse(receipt_handle)
             self._delete(message)
+
+    def ack_batch(self, receipt_handles: Sequence[str]) -> list[FormulaIntakeError | None]:
+        check_batch(receipt_handles)
+        now = self._clock()
+        outcomes: list[FormulaIntakeError | None] = []
+        with self._lock:
+            self._sync(now)
+            for handle in receipt_handles:
+                message = self._leases.pop(handle, None) if type(handle) is str else None
+                if message is None:
+                    try:
+                        outcomes.append(self._refuse(handle))
+                    except ReceiptHandleMalformed as exc:
+                        outcomes.append(exc)
+                else:
+                    self._delete(message)
+                    outcomes.append(None)
+        return outcomes
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         check_visibility(seconds)

@@ -95,3 +95,33 @@ def test_without_a_status_in_the_delivery_the_consumer_asks_for_it(
     consumer, transport = consumer_for(client)
     assert consumer.is_processed("default", created["id"]) is False
     assert transport.calls == [("GET", f"/queue/formulas/{created['id']}/status")]
+
+
+def test_a_batch_of_messages_costs_one_receive_a_report_each_and_one_ack(
+    client: Client, services: bootstrap.Services, clock: FakeClock
+) -> None:
+    created = [json.loads(post(client, unique_formula()).body)["id"] for _ in range(4)]
+    consumer, transport = consumer_for(client)
+    assert worker(consumer, clock, batch_size=10).run_once() == 4
+    reports = [("PUT", f"/queue/formulas/{formula_id}/status") for formula_id in created]
+    assert transport.calls == [("POST", "/queue/receive"), *reports, ("POST", "/queue/ack")]
+    assert services.queue.stats().in_flight == 0 and services.queue.stats().ready == 0
+
+
+def test_a_batch_ack_answers_each_handle_on_its_own(client: Client, services: bootstrap.Services) -> None:
+    for _ in range(2):
+        post(client, unique_formula())
+    received = client.http.post(
+        "/queue/receive", body=b'{"max_messages": 10}', headers={"Content-Type": "application/json"}
+    )
+    handles = [m["receipt_handle"] for m in json.loads(received.body)["messages"]]
+    body = json.dumps({"receipt_handles": [*handles, "not a handle"]}).encode()
+    answer = client.http.post("/queue/ack", body=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200
+    results = json.loads(answer.body)["results"]
+    assert [r["acked"] for r in results] == [True, True, False]
+    assert results[2]["error"]["code"] == "invalid_receipt_handle"
+    assert services.queue.stats().in_flight == 0
+    consumer, _ = consumer_for(client)
+    [refused] = consumer.ack_batch(["not a handle"])
+    assert isinstance(refused, errors.ReceiptHandleMalformed)
