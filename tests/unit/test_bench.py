@@ -207,3 +207,23 @@ def test_a_stored_three_material_formula_costs_at_most_a_kibibyte() -> None:
     from bench import bench_scale
 
     assert bench_scale.bytes_per_formula(2000) <= 1024
+
+
+def test_the_scale_reads_pick_stored_formulas_and_read_full_pages_in_their_own_index() -> None:
+    # Like for like at both sizes: a status page is as long as a plain one, though only one
+    # formula in twenty is queued, and no read lands on a formula submitted after the reads began.
+    import random
+
+    from bench import bench_scale
+
+    backend = bench_scale.Backend()
+    backend.fill(1200)
+    operations = bench_scale.reads(backend)
+    stored = set(backend.ids)
+    backend.submit(len(backend.ids))
+    rng = random.Random(1)
+    for _ in range(30):
+        assert operations["get"](rng)["id"] in stored
+        assert len(operations["list"](rng)["formulas"]) == bench_scale.PAGE
+        page = operations["status_list"](rng)["formulas"]
+        assert len(page) == bench_scale.PAGE and {f["status"] for f in page} == {"queued"}
