@@ -227,3 +227,21 @@ def test_the_scale_reads_pick_stored_formulas_and_read_full_pages_in_their_own_i
         assert len(operations["list"](rng)["formulas"]) == bench_scale.PAGE
         page = operations["status_list"](rng)["formulas"]
         assert len(page) == bench_scale.PAGE and {f["status"] for f in page} == {"queued"}
+
+
+@pytest.mark.e2e
+def test_the_scale_benchmark_over_http_fills_a_server_and_names_every_figure() -> None:
+    out = io.StringIO()
+    argv = ["--json", "--quick", "--only", "scale", "--scale-http", "--scale-n", "300"]
+    assert bench_main.main(argv, out) == 0
+    figures = json.loads(out.getvalue())["current"]
+    expected = {"scale_http_n", "scale_http_fill_per_s", "scale_http_rss_mib"}
+    expected |= {f"scale_http_{op}_ratio" for op in SCALE_OPS}
+    expected |= {
+        f"scale_http_{op}_{size}_{figure}"
+        for op in SCALE_OPS
+        for size in ("small", "full")
+        for figure in ("p50_ms", "p99_ms")
+    }
+    assert set(figures) == expected
+    assert figures["scale_http_n"] == 300 and all(value > 0 for value in figures.values()), figures
