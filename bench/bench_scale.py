@@ -194,11 +194,18 @@ def run(n: int = DEFAULT_N, samples: int = SAMPLES) -> dict[str, float]:
         backend.fill(size - len(backend.ids))
         measured[label] = latencies(backend, samples)
         backend.drain()
+    figures.update(size_figures("scale", "us", measured))
+    return figures
+
+
+def size_figures(prefix: str, unit: str, measured: dict[str, dict[str, list[float]]]) -> dict[str, float]:
+    """p50 and p99 per operation at each size (``small``, ``full``) and the ratio of the p50s."""
+    figures: dict[str, float] = {}
     for op in measured["small"]:
         for label in ("small", "full"):
-            figures[f"scale_{op}_{label}_p50_us"] = round(statistics.median(measured[label][op]), 2)
-            figures[f"scale_{op}_{label}_p99_us"] = round(percentile(measured[label][op], 0.99), 2)
-        figures[f"scale_{op}_ratio"] = round(
-            figures[f"scale_{op}_full_p50_us"] / figures[f"scale_{op}_small_p50_us"], 3
+            figures[f"{prefix}_{op}_{label}_p50_{unit}"] = round(statistics.median(measured[label][op]), 3)
+            figures[f"{prefix}_{op}_{label}_p99_{unit}"] = round(percentile(measured[label][op], 0.99), 3)
+        figures[f"{prefix}_{op}_ratio"] = round(
+            figures[f"{prefix}_{op}_full_p50_{unit}"] / figures[f"{prefix}_{op}_small_p50_{unit}"], 3
         )
     return figures

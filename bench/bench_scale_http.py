@@ -25,14 +25,13 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.bench_scale import PAGE, document, percentile
+from bench.bench_scale import PAGE, document, size_figures
 from bench.load import connections
 from bench.report import Figures
 from chalicelib.services.views import encode_cursor
@@ -202,11 +201,5 @@ def run(n: int, log_dir: Path, samples: int = SAMPLES) -> Figures:
         figures["scale_http_rss_mib"] = rss_mib(server.process.pid)
     finally:
         server.stop()
-    for op in measured["small"]:
-        for label in ("small", "full"):
-            figures[f"scale_http_{op}_{label}_p50_ms"] = round(statistics.median(measured[label][op]), 3)
-            figures[f"scale_http_{op}_{label}_p99_ms"] = round(percentile(measured[label][op], 0.99), 3)
-        figures[f"scale_http_{op}_ratio"] = round(
-            figures[f"scale_http_{op}_full_p50_ms"] / figures[f"scale_http_{op}_small_p50_ms"], 3
-        )
+    figures.update(size_figures("scale_http", "ms", measured))
     return figures

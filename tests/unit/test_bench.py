@@ -182,18 +182,22 @@ def test_the_cli_refuses_an_unknown_benchmark_and_an_empty_load(capsys: pytest.C
 SCALE_OPS = ("submit", "get", "list", "status_list")
 
 
+def size_figure_names(prefix: str, unit: str) -> set[str]:
+    """The per-operation figures of a scale benchmark: p50 and p99 at each size, and the ratio."""
+    names = {f"{prefix}_{op}_ratio" for op in SCALE_OPS}
+    return names | {
+        f"{prefix}_{op}_{size}_{figure}_{unit}"
+        for op in SCALE_OPS
+        for size in ("small", "full")
+        for figure in ("p50", "p99")
+    }
+
+
 def test_the_scale_benchmark_names_every_figure_with_a_tiny_n() -> None:
     out = io.StringIO()
     assert bench_main.main(["--json", "--quick", "--only", "scale", "--scale-n", "300"], out) == 0
     figures = json.loads(out.getvalue())["current"]
-    expected = {"scale_n", "scale_bytes_per_formula"} | {f"scale_{op}_ratio" for op in SCALE_OPS}
-    expected |= {
-        f"scale_{op}_{size}_{figure}"
-        for op in SCALE_OPS
-        for size in ("small", "full")
-        for figure in ("p50_us", "p99_us")
-    }
-    assert set(figures) == expected
+    assert set(figures) == {"scale_n", "scale_bytes_per_formula"} | size_figure_names("scale", "us")
     assert figures["scale_n"] == 300 and all(value > 0 for value in figures.values())
 
 
@@ -235,13 +239,6 @@ def test_the_scale_benchmark_over_http_fills_a_server_and_names_every_figure() -
     argv = ["--json", "--quick", "--only", "scale", "--scale-http", "--scale-n", "300"]
     assert bench_main.main(argv, out) == 0
     figures = json.loads(out.getvalue())["current"]
-    expected = {"scale_http_n", "scale_http_fill_per_s", "scale_http_rss_mib"}
-    expected |= {f"scale_http_{op}_ratio" for op in SCALE_OPS}
-    expected |= {
-        f"scale_http_{op}_{size}_{figure}"
-        for op in SCALE_OPS
-        for size in ("small", "full")
-        for figure in ("p50_ms", "p99_ms")
-    }
-    assert set(figures) == expected
+    named = {"scale_http_n", "scale_http_fill_per_s", "scale_http_rss_mib"}
+    assert set(figures) == named | size_figure_names("scale_http", "ms")
     assert figures["scale_http_n"] == 300 and all(value > 0 for value in figures.values()), figures
