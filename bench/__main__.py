@@ -5,8 +5,9 @@
 queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree). ``aws``:
 the worst time a submission spends on AWS calls under the botocore Config (`bench.bench_aws`,
 this tree only). ``scale``: bytes per stored formula, and each request's cost at 1% and 100% of
-N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``). ``similar``: exact
-near-duplicate search on a synthetic library (`bench.bench_similar`, this tree only; ``--similar-n``).
+N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``; over HTTP against `make
+run`'s server with ``--scale-http``, `bench.bench_scale_http`). ``similar``: exact near-duplicate
+search on a synthetic library (`bench.bench_similar`, this tree only; ``--similar-n``).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -28,7 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from bench import baseline, bench_scale, bench_server, bench_similar
+from bench import baseline, bench_scale, bench_scale_http, bench_server, bench_similar
 from bench.report import Figures, table
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -127,6 +128,8 @@ def run_scale(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path
     two sizes within the run, so a baseline tree is not measured."""
     n = args.scale_n or (bench_scale.DEFAULT_N // 10 if args.quick else bench_scale.DEFAULT_N)
     samples = bench_scale.SAMPLES // 4 if args.quick else bench_scale.SAMPLES
+    if args.scale_http:
+        return {"current": bench_scale_http.run(n, log_dir, samples)}
     return {"current": bench_scale.run(n, samples)}
 
 
@@ -164,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--similar-n", type=int, metavar="N", help="formulas in the similar-search library (200,000; 20,000)"
+    )
+    parse.add_argument(
+        "--scale-http",
+        action="store_true",
+        help="measure the scale benchmark over keep-alive HTTP against `make run`'s server, not in process",
     )
     http = parse.add_argument_group("HTTP load, per route and server (default; with --quick)")
     for field, (flag, kind, metavar, text) in HTTP_OPTIONS.items():

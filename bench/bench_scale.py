@@ -15,6 +15,12 @@ Figures (``scale_`` prefix):
   ``{op}_ratio``, p50 at N over p50 at 1% (the goal is at most 1.2), for ``submit`` (a new
   formula), ``get`` (a random stored one), ``list`` (50 after a random cursor) and
   ``status_list`` (``status=queued``, 50 after a random cursor).
+
+Both sizes are measured alike: reads pick formulas at random across everything stored before
+the reads began (none of the formulas the submit samples add, which would still be in the CPU
+cache), and every listing's cursor has a full page after it in its own index (at 1% only one
+formula in twenty is queued, so a cursor picked among all ids would often leave a short page).
+Submissions are timed last, after the reads.
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ def document(number: int) -> dict[str, Any]:
     }
 
 
+def stays_queued(number: int) -> bool:
+    """Whether the worker stand-in leaves formula ``number`` queued (1 in 20)."""
+    return number % 20 == 7
+
+
 class Backend:
     """In-memory services on a fake clock that moves a millisecond per submission, with a
     worker stand-in that acknowledges messages and sets statuses."""
@@ -98,7 +109,7 @@ class Backend:
                 assert isinstance(body, dict)
                 formula_id = str(body["formula_id"])
                 number = int(str(body["name"]).rsplit(" ", 1)[1])
-                if number % 20 == 7:
+                if stays_queued(number):
                     continue
                 if number % 50 == 3:
                     store.mark_failed(OWNER, formula_id, error="bench", at=self.clock())
@@ -140,26 +151,32 @@ def sample(operation: Callable[[random.Random], object], rng: random.Random, cou
     return timings
 
 
-def latencies(backend: Backend, samples: int) -> dict[str, list[float]]:
+def reads(backend: Backend) -> dict[str, Callable[[random.Random], dict[str, Any]]]:
+    """The read operations over the formulas stored now: a random one, and pages of 50 after a
+    random cursor that leaves a full page in the listing's own index."""
     store = backend.services.store
-    rng = random.Random(15)
+    stored = backend.ids[:]
+    queued = [formula_id for number, formula_id in enumerate(stored) if stays_queued(number)]
 
-    def get(rng: random.Random) -> object:
-        return queries.get_formula(store, OWNER, rng.choice(backend.ids))
+    def get(rng: random.Random) -> dict[str, Any]:
+        return queries.get_formula(store, OWNER, stored[rng.randrange(len(stored))])
 
-    def listing(status: str | None) -> Callable[[random.Random], object]:
-        def run(rng: random.Random) -> object:
-            after = backend.ids[rng.randrange(max(1, len(backend.ids) - 20 * PAGE))]
+    def listing(index: list[str], status: str | None) -> Callable[[random.Random], dict[str, Any]]:
+        def run(rng: random.Random) -> dict[str, Any]:
+            after = index[rng.randrange(max(1, len(index) - PAGE))] if index else None
             return queries.list_formulas(store, OWNER, limit=PAGE, after=after, status=status)
 
         return run
 
-    return {
-        "submit": sample(lambda rng: backend.submit(len(backend.ids)), rng, samples),
-        "get": sample(get, rng, samples),
-        "list": sample(listing(None), rng, samples),
-        "status_list": sample(listing(STATUS_QUEUED), rng, samples),
-    }
+    return {"get": get, "list": listing(stored, None), "status_list": listing(queued, STATUS_QUEUED)}
+
+
+def latencies(backend: Backend, samples: int) -> dict[str, list[float]]:
+    """Timings per operation: the reads first, over the formulas stored so far, then submissions."""
+    rng = random.Random(15)
+    timings = {op: sample(read, rng, samples) for op, read in reads(backend).items()}
+    timings["submit"] = sample(lambda rng: backend.submit(len(backend.ids)), rng, samples)
+    return timings
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -177,11 +194,18 @@ def run(n: int = DEFAULT_N, samples: int = SAMPLES) -> dict[str, float]:
         backend.fill(size - len(backend.ids))
         measured[label] = latencies(backend, samples)
         backend.drain()
+    figures.update(size_figures("scale", "us", measured))
+    return figures
+
+
+def size_figures(prefix: str, unit: str, measured: dict[str, dict[str, list[float]]]) -> dict[str, float]:
+    """p50 and p99 per operation at each size (``small``, ``full``) and the ratio of the p50s."""
+    figures: dict[str, float] = {}
     for op in measured["small"]:
         for label in ("small", "full"):
-            figures[f"scale_{op}_{label}_p50_us"] = round(statistics.median(measured[label][op]), 2)
-            figures[f"scale_{op}_{label}_p99_us"] = round(percentile(measured[label][op], 0.99), 2)
-        figures[f"scale_{op}_ratio"] = round(
-            figures[f"scale_{op}_full_p50_us"] / figures[f"scale_{op}_small_p50_us"], 3
+            figures[f"{prefix}_{op}_{label}_p50_{unit}"] = round(statistics.median(measured[label][op]), 3)
+            figures[f"{prefix}_{op}_{label}_p99_{unit}"] = round(percentile(measured[label][op], 0.99), 3)
+        figures[f"{prefix}_{op}_ratio"] = round(
+            figures[f"{prefix}_{op}_full_p50_{unit}"] / figures[f"{prefix}_{op}_small_p50_{unit}"], 3
         )
     return figures

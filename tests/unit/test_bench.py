@@ -182,18 +182,22 @@ def test_the_cli_refuses_an_unknown_benchmark_and_an_empty_load(capsys: pytest.C
 SCALE_OPS = ("submit", "get", "list", "status_list")
 
 
+def size_figure_names(prefix: str, unit: str) -> set[str]:
+    """The per-operation figures of a scale benchmark: p50 and p99 at each size, and the ratio."""
+    names = {f"{prefix}_{op}_ratio" for op in SCALE_OPS}
+    return names | {
+        f"{prefix}_{op}_{size}_{figure}_{unit}"
+        for op in SCALE_OPS
+        for size in ("small", "full")
+        for figure in ("p50", "p99")
+    }
+
+
 def test_the_scale_benchmark_names_every_figure_with_a_tiny_n() -> None:
     out = io.StringIO()
     assert bench_main.main(["--json", "--quick", "--only", "scale", "--scale-n", "300"], out) == 0
     figures = json.loads(out.getvalue())["current"]
-    expected = {"scale_n", "scale_bytes_per_formula"} | {f"scale_{op}_ratio" for op in SCALE_OPS}
-    expected |= {
-        f"scale_{op}_{size}_{figure}"
-        for op in SCALE_OPS
-        for size in ("small", "full")
-        for figure in ("p50_us", "p99_us")
-    }
-    assert set(figures) == expected
+    assert set(figures) == {"scale_n", "scale_bytes_per_formula"} | size_figure_names("scale", "us")
     assert figures["scale_n"] == 300 and all(value > 0 for value in figures.values())
 
 
@@ -220,3 +224,34 @@ def test_the_similar_benchmark_names_its_figures_and_is_exact() -> None:
         assert figures[f"{name}_exact_pct"] == 100
         assert figures[f"{name}_moto_items_read"] >= 0
     assert figures["n"] == 300 and "index_bytes_per_formula" in figures
+
+
+def test_the_scale_reads_pick_stored_formulas_and_read_full_pages_in_their_own_index() -> None:
+    # Like for like at both sizes: a status page is as long as a plain one, though only one
+    # formula in twenty is queued, and no read lands on a formula submitted after the reads began.
+    import random
+
+    from bench import bench_scale
+
+    backend = bench_scale.Backend()
+    backend.fill(1200)
+    operations = bench_scale.reads(backend)
+    stored = set(backend.ids)
+    backend.submit(len(backend.ids))
+    rng = random.Random(1)
+    for _ in range(30):
+        assert operations["get"](rng)["id"] in stored
+        assert len(operations["list"](rng)["formulas"]) == bench_scale.PAGE
+        page = operations["status_list"](rng)["formulas"]
+        assert len(page) == bench_scale.PAGE and {f["status"] for f in page} == {"queued"}
+
+
+@pytest.mark.e2e
+def test_the_scale_benchmark_over_http_fills_a_server_and_names_every_figure() -> None:
+    out = io.StringIO()
+    argv = ["--json", "--quick", "--only", "scale", "--scale-http", "--scale-n", "300"]
+    assert bench_main.main(argv, out) == 0
+    figures = json.loads(out.getvalue())["current"]
+    named = {"scale_http_n", "scale_http_fill_per_s", "scale_http_rss_mib"}
+    assert set(figures) == named | size_figure_names("scale_http", "ms")
+    assert figures["scale_http_n"] == 300 and all(value > 0 for value in figures.values()), figures
