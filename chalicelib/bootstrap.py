@@ -56,7 +56,6 @@ def _services(
     *,
     new_id: IdFactory | None,
     relay: OutboxRelay | None = None,
-    max_batch: int | None = None,
 ) -> Services:
     """The parts every backend shares: logs and metrics, the submission service, API keys and
     rate limits."""
@@ -74,7 +73,6 @@ def _services(
             new_id=new_id or UlidFactory(clock),
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             idempotency_lock_seconds=settings.idempotency_lock_seconds,
-            max_batch=max_batch,
         ),
         api_keys=ApiKeys.from_json(settings.api_keys_json),
         rate_limiter=RateLimiter(clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
@@ -190,16 +188,7 @@ def build_aws(
     idempotency = DynamoIdempotencyStore(
         dynamodb, settings.table_name, ttl_seconds=settings.idempotency_ttl_seconds
     )
-    return _services(
-        settings,
-        clock,
-        queue,
-        store,
-        idempotency,
-        new_id=new_id,
-        relay=store.relay,
-        max_batch=DynamoFormulaStore.MAX_BATCH,
-    )
+    return _services(settings, clock, queue, store, idempotency, new_id=new_id, relay=store.relay)
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
