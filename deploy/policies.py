@@ -41,6 +41,8 @@ class Access:
     stream: bool = False
     status_index: bool = False
     """Queries the table's sparse status index (``GET /formulas?status=``)."""
+    api_keys: bool = False
+    """Reads the stage's API keys from its SSM parameter (``FI_API_KEYS_PARAMETER``)."""
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -57,6 +59,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         ),
         queue=("sqs:SendMessage",),
         status_index=True,
+        api_keys=True,
     ),
     # Read the formula, record its status; settle the message (ack, release with backoff).
     "consume_messages": Access(
@@ -106,6 +109,13 @@ def function_policy(config: dict[str, Any], function: str) -> dict[str, Any]:
             )
         )
     statements.append(_statement("FormulaQueue", access.queue, [_arn(QUEUE)]))
+    parameter = config.get("environment_variables", {}).get("FI_API_KEYS_PARAMETER")
+    if access.api_keys and parameter:
+        # A SecureString under the AWS managed key aws/ssm: that key's policy lets every principal
+        # of the account decrypt through SSM, so no kms:Decrypt is granted here (a customer
+        # managed key would need it, on that key).
+        arn = f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"
+        statements.append(_statement("ApiKeysParameter", ("ssm:GetParameter",), [{"Fn::Sub": arn}]))
     if config.get("xray"):
         # X-Ray's write actions have no resource-level permissions.
         statements.append(_statement("Tracing", TRACING_ACTIONS, ["*"]))

@@ -34,6 +34,7 @@ from tests.keys import API_KEYS_JSON, KeyedClient
 pytestmark = pytest.mark.aws
 REGION = "us-east-1"
 TABLE = "formula-intake-api-test"
+KEYS_PARAMETER = "/formula-intake/api-test/api-keys"
 
 
 @pytest.fixture
@@ -41,6 +42,9 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+        # As deployed: the keys live in the stage's SecureString parameter.
+        ssm.put_parameter(Name=KEYS_PARAMETER, Value=API_KEYS_JSON, Type="SecureString")
         create_tables(dynamodb, [TABLE])
         queue_url, dlq_url = create_queues(sqs, name_prefix="api-test", max_receive_count=3)
         settings = Settings(
@@ -50,10 +54,13 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             dead_letter_queue_url=dlq_url,
             queue_max_receive_count=3,
             worker_backoff_base=0,
-            api_keys_json=API_KEYS_JSON,
+            api_keys_parameter=KEYS_PARAMETER,
         )
         services = bootstrap.build_aws(
-            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs)
+            settings,
+            dynamodb=SerializedClient(dynamodb),
+            sqs=SerializedClient(sqs),
+            ssm=SerializedClient(ssm),
         )
         old = bootstrap.use(services)
         try:
@@ -61,6 +68,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
                 "services": services,
                 "dynamodb": dynamodb,
                 "sqs": sqs,
+                "ssm": ssm,
                 "queue_url": queue_url,
                 "dlq_url": dlq_url,
             }

@@ -43,12 +43,12 @@ def record(aws: dict[str, Any]) -> Recorder:  # noqa: F811
                 return
             actions.add(f"{prefix}:{model.name.removesuffix('Batch')}")
 
-        for client in (aws["dynamodb"], aws["sqs"]):
+        for client in (aws["dynamodb"], aws["sqs"], aws["ssm"]):
             client.meta.events.register("provide-client-params.*.*", hook)
         try:
             step()
         finally:
-            for client in (aws["dynamodb"], aws["sqs"]):
+            for client in (aws["dynamodb"], aws["sqs"], aws["ssm"]):
                 client.meta.events.unregister("provide-client-params.*.*", hook)
         return actions
 
@@ -82,7 +82,7 @@ def granted(function: str) -> set[str]:
         action
         for statement in policy["Statement"]
         for action in statement["Action"]
-        if action.startswith(("dynamodb:", "sqs:"))
+        if action.startswith(("dynamodb:", "sqs:", "ssm:"))
     }
 
 
@@ -138,6 +138,7 @@ def test_each_function_is_granted_exactly_what_it_calls(
     for function, actions in called.items():
         assert actions | EVENT_SOURCE_ACTIONS.get(function, set()) == granted(function), function
     assert "sqs:ReceiveMessage" not in granted("APIHandler")
+    assert "ssm:GetParameter" in called[render.API_FUNCTION]  # the keys, read on the first request
     assert not any(action.startswith("dynamodb:GetRecords") for action in granted("SweepOutbox"))
 
 

@@ -52,6 +52,7 @@ def adapter_actions() -> set[str]:
     """The IAM actions behind every client call in the AWS adapters, read from their source."""
     aws = PROJECT_DIR / "chalicelib" / "adapters" / "aws"
     sources = {"dynamodb": ["dynamodb_store.py", "dynamodb_idempotency.py", "outbox.py"], "sqs": ["sqs.py"]}
+    sources["ssm"] = ["parameters.py"]
     actions = set()
     for service, names in sources.items():
         for name in names:
@@ -69,11 +70,12 @@ def test_the_policies_grant_every_call_the_adapters_make() -> None:
     granted = {
         action
         for function in policies.FUNCTION_ACCESS
-        for statement in policies.function_policy({}, function)["Statement"]
+        for statement in policies.function_policy(render.stage_config(), function)["Statement"]
         for action in statement["Action"]
     }
     needed = adapter_actions()
     assert {"dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage", "sqs:ReceiveMessage"} <= needed
+    assert "ssm:GetParameter" in needed
     assert needed <= granted, f"missing from the policy: {sorted(needed - granted)}"
 
 
