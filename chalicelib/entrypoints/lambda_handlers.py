@@ -112,13 +112,20 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
     return _raise_if_failed(result)
 
 
+def remaining_seconds(context: Any) -> float | None:
+    """The time an invocation has left, from Lambda's context object (None without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else remaining() / 1000
+
+
 def sweep(
     services: Services, *, older_than_seconds: float | None = None, budget_seconds: float | None = None
 ) -> RelayResult:
     """Publish outbox items left pending (a crash after commit, a queue outage).
 
     ``older_than_seconds`` defaults to the relay's grace period, which leaves items still being
-    published inline alone; ``budget_seconds`` to the sweeper's function timeout. Items that fail
+    published inline alone; ``budget_seconds`` to the sweeper's function timeout (on Lambda: the
+    invocation's remaining time, `remaining_seconds`). Items that fail
     do not raise (the function has no asynchronous retries; the next minute's sweep retries
     them): they are logged, one JSON line counts the sweep's work for metric filters, and the
     result names them.

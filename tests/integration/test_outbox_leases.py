@@ -143,6 +143,31 @@ def test_the_sweeper_stops_starting_items_at_its_budget_and_never_raises(
     assert h.pending() == []
 
 
+def test_the_scheduled_sweep_takes_its_budget_from_the_invocations_remaining_time(client: Any) -> None:
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import bootstrap
+
+    class LambdaContext:
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000
+
+    h = harness(client, inline_relay=False)
+    for _ in range(4):
+        h.service.submit(OWNER, submission(1), None)
+    h.clock.advance(SWEEP_AGE)
+    h.queue.on_call = lambda: h.clock.advance(5)
+    tick = Client(app).events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
+    old = bootstrap.use(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock))  # type: ignore[arg-type]
+    try:
+        app.handler_map["sweep_outbox"](tick, LambdaContext())
+    finally:
+        bootstrap.use(old)
+    # 8 s of the 10 left (SWEEP_BUDGET_SHARE): sends start at 0 s and 5 s; the default 25 s would start 4.
+    assert SWEEP_BUDGET_SHARE == 0.8 and h.queue.calls == 2
+
+
 def test_an_item_leased_by_a_request_that_died_is_swept_once_the_lease_expires(client: Any) -> None:
     class DiesAfterCommit(OutboxRelay):
         def publish_pending(self, messages: Sequence[OutboundMessage], lease_token: str) -> RelayResult:

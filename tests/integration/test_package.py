@@ -260,6 +260,24 @@ def test_the_sweeper_runs_every_minute(template: dict[str, Any]) -> None:
 
 
 @slow
+def test_the_sweeper_runs_one_at_a_time_without_asynchronous_retries(template: dict[str, Any]) -> None:
+    sweeper = render.app_handlers(render.load_app()).sweeper
+    assert sweeper == "SweepOutbox"
+    assert template["Resources"][sweeper]["Properties"]["ReservedConcurrentExecutions"] == 1
+    configs = _resources(template, "AWS::Lambda::EventInvokeConfig")
+    assert [config["Properties"] for config in configs.values()] == [
+        {
+            "FunctionName": {"Ref": sweeper},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": render.SWEEPER_MAX_EVENT_AGE_SECONDS,
+        }
+    ]
+    for name in ("APIHandler", "ConsumeMessages", "RelayOutbox"):
+        assert "ReservedConcurrentExecutions" not in template["Resources"][name]["Properties"], name
+
+
+@slow
 def test_every_function_gets_the_settings_of_the_aws_backend(template: dict[str, Any]) -> None:
     table_name = {"Ref": render.TABLE}
     functions = _functions(template)
