@@ -129,17 +129,26 @@ def test_the_sweeper_stops_starting_items_at_its_budget_and_never_raises(
     h.queue.fail_calls = {2}
     with caplog.at_level(logging.INFO):
         result = lambda_handlers.sweep(
-            SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock), budget_seconds=25
+            SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue), budget_seconds=25
         )  # type: ignore[arg-type]
     started = h.queue.calls
     assert started == int(25 * SWEEP_BUDGET_SHARE / 5)
     assert len(result.failures) == 1 and len(result.completed) == started - 1
     assert len(result.skipped) == 1 and len(h.pending()) == 6 - len(result.completed)
     line = json.loads([r.message for r in caplog.records if "outbox_sweep" in r.message][-1])
-    assert line == {"event": "outbox_sweep", "completed": 3, "messages_sent": 3, "skipped": 1, "failed": 1}
+    assert line == {
+        "event": "outbox_sweep",
+        "completed": 3,
+        "messages_sent": 3,
+        "skipped": 1,
+        "failed": 1,
+        "dead_letters_marked_failed": 0,
+    }
     h.queue.on_call = None
     h.clock.advance(SWEEP_AGE)
-    assert lambda_handlers.sweep(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock)).ok  # type: ignore[arg-type]
+    assert lambda_handlers.sweep(
+        SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue)
+    ).ok  # type: ignore[arg-type]
     assert h.pending() == []
 
 
@@ -159,7 +168,7 @@ def test_the_scheduled_sweep_takes_its_budget_from_the_invocations_remaining_tim
     h.clock.advance(SWEEP_AGE)
     h.queue.on_call = lambda: h.clock.advance(5)
     tick = Client(app).events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
-    old = bootstrap.use(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock))  # type: ignore[arg-type]
+    old = bootstrap.use(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue))  # type: ignore[arg-type]
     try:
         app.handler_map["sweep_outbox"](tick, LambdaContext())
     finally:
