@@ -201,4 +201,6 @@ def relay_outbox(event: DynamoDBEvent) -> None:
 def sweep_outbox(event: CloudWatchEvent) -> None:
     from chalicelib.entrypoints import lambda_handlers
 
-    lambda_handlers.sweep(bootstrap.services())
+    lambda_handlers.sweep(
+        bootstrap.services(), budget_seconds=lambda_handlers.remaining_seconds(event.context)
+    )

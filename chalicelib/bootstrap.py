@@ -17,7 +17,8 @@ from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
 from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue, SimilarityIndex
-from chalicelib.security.apikeys import ApiKeys
+from chalicelib.security.apikeys import ApiKeys, KeyRing
+from chalicelib.security.keysource import RefreshingApiKeys
 from chalicelib.security.ratelimit import RateLimiter
 from chalicelib.services.submission import SubmissionService
 
@@ -38,7 +39,7 @@ class Services:
     store: FormulaStore
     idempotency: IdempotencyStore
     submissions: SubmissionService
-    api_keys: ApiKeys
+    api_keys: KeyRing
     rate_limiter: RateLimiter
     similarity: SimilarityIndex
     relay: OutboxRelay | None = None
@@ -58,7 +59,7 @@ def _services(
     *,
     new_id: IdFactory | None,
     relay: OutboxRelay | None = None,
-    max_batch: int | None = None,
+    ssm: Any = None,
 ) -> Services:
     """The parts every backend shares: logs and metrics, the submission service, API keys and
     rate limits."""
@@ -76,13 +77,39 @@ def _services(
             new_id=new_id or UlidFactory(clock),
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             idempotency_lock_seconds=settings.idempotency_lock_seconds,
-            max_batch=max_batch,
         ),
-        api_keys=ApiKeys.from_json(settings.api_keys_json),
+        api_keys=api_keys(settings, clock, ssm=ssm),
         rate_limiter=RateLimiter(clock, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst),
         similarity=similarity,
         relay=relay,
     )
+
+
+def api_keys(settings: Settings, clock: Clock, *, ssm: Any = None) -> KeyRing:
+    """The stage's keys: from its SSM parameter (``FI_API_KEYS_PARAMETER``), read on first use and
+    cached, or from ``FI_API_KEYS``. ``ssm``: an SSM client (None: one made on the first read)."""
+    name = settings.api_keys_parameter
+    if not name:
+        return ApiKeys.from_json(settings.api_keys_json)
+    if settings.api_keys_json.strip():
+        raise ConfigError("set FI_API_KEYS or FI_API_KEYS_PARAMETER, not both")
+    from chalicelib.adapters.aws.parameters import SecureParameter
+
+    def make_client() -> Any:
+        import boto3
+
+        return boto3.client("ssm", config=aws_client_config(), **aws_client_options(settings))
+
+    parameter = SecureParameter(name, client=ssm, make_client=make_client)
+    return RefreshingApiKeys(parameter.read, source=f"ssm:{name}", clock=clock)
+
+
+def aws_client_options(settings: Settings) -> dict[str, Any]:
+    """The region of every AWS client, and ``FI_AWS_ENDPOINT_URL`` (a local moto server) if set."""
+    options: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        options["endpoint_url"] = settings.aws_endpoint_url
+    return options
 
 
 def build_memory(
@@ -157,6 +184,7 @@ def build_aws(
     *,
     dynamodb: Any = None,
     sqs: Any = None,
+    ssm: Any = None,
     clock: Clock | None = None,
     new_id: IdFactory | None = None,
 ) -> Services:
@@ -176,9 +204,7 @@ def build_aws(
     clock = clock or time.time
     import boto3
 
-    options: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        options["endpoint_url"] = settings.aws_endpoint_url
+    options = aws_client_options(settings)
     if dynamodb is None:
         dynamodb = boto3.client("dynamodb", config=aws_client_config(), **options)
     long_poll = None
@@ -205,7 +231,7 @@ def build_aws(
         DynamoSimilarityIndex(dynamodb, settings.table_name),
         new_id=new_id,
         relay=store.relay,
-        max_batch=DynamoFormulaStore.MAX_BATCH,
+        ssm=ssm,
     )
 
 

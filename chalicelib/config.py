@@ -101,6 +101,9 @@ class Settings:
     aws_region: str = "us-east-1"
     aws_endpoint_url: str = ""
     api_keys_json: str = ""
+    api_keys_parameter: str = ""
+    """The SSM SecureString parameter holding the API keys (``FI_API_KEYS_PARAMETER``): deployed
+    stages keep their keys there, outside the deployment; local stages use ``FI_API_KEYS``."""
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
     consumer_api_enabled: bool = True
@@ -152,6 +155,7 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.aws_region,
             aws_endpoint_url=env.get("FI_AWS_ENDPOINT_URL", ""),
             api_keys_json=env.get("FI_API_KEYS", ""),
+            api_keys_parameter=env.get("FI_API_KEYS_PARAMETER", ""),
             rate_limit_per_second=_float(env, "FI_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
             rate_limit_burst=_int(env, "FI_RATE_LIMIT_BURST", cls.rate_limit_burst, minimum=1),
             consumer_api_enabled=_bool(env, "FI_CONSUMER_API", cls.consumer_api_enabled),

@@ -6,8 +6,9 @@ copies the files verbatim into the template, so their resources are CloudFormati
 naming the template's own table and queue. `tests/integration/test_function_policies.py` runs
 each function on moto, records its AWS calls and compares them with its policy.
 
-The deployed stage serves no ``/queue/*`` consumer API (``FI_CONSUMER_API=false``), so no function
-touches the dead-letter queue: operators redrive it from the console or CLI (docs/deploy.md).
+The deployed stage serves no ``/queue/*`` consumer API (``FI_CONSUMER_API=false``). Only the sweeper
+touches the dead-letter queue, and only to peek (receive, then make visible again): it never
+deletes a dead letter, so operators still redrive them from the console or CLI (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chalicelib.adapters.aws import tables
 
 TABLE = "FormulaTable"
 QUEUE = "SubmittedQueue"
+DEAD_LETTER_QUEUE = "SubmittedDeadLetterQueue"
 
 STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 """What Lambda's DynamoDB event source mapping does with the relay's role to read the stream."""
@@ -41,6 +43,9 @@ class Access:
     stream: bool = False
     status_index: bool = False
     """Queries the table's sparse status index (``GET /formulas?status=``)."""
+    api_keys: bool = False
+    """Reads the stage's API keys from its SSM parameter (``FI_API_KEYS_PARAMETER``)."""
+    dead_letter_queue: tuple[str, ...] = ()
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -57,6 +62,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         ),
         queue=("sqs:SendMessage",),
         status_index=True,
+        api_keys=True,
     ),
     # Read the formula, record its status; settle the message (ack, release with backoff).
     # The near-duplicate step: index the formula's postings, query them, read candidates.
@@ -76,10 +82,12 @@ FUNCTION_ACCESS: dict[str, Access] = {
         queue=("sqs:SendMessage",),
         stream=True,
     ),
-    # Query the pending outbox items (and measure the backlog), lease, publish and delete them.
+    # Query the pending outbox items (and measure the backlog), lease, publish and delete them;
+    # peek at the dead letters (receive, make visible again), read their formulas, mark them failed.
     "sweep_outbox": Access(
-        table=("dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        table=("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),
         queue=("sqs:SendMessage",),
+        dead_letter_queue=("sqs:ChangeMessageVisibility", "sqs:ReceiveMessage"),
     ),
 }
 """Keyed by the function's Python name, as ``lambda_functions`` in ``.chalice/config.json`` is
@@ -113,6 +121,15 @@ def function_policy(config: dict[str, Any], function: str) -> dict[str, Any]:
             )
         )
     statements.append(_statement("FormulaQueue", access.queue, [_arn(QUEUE)]))
+    if access.dead_letter_queue:
+        statements.append(_statement("DeadLetterQueue", access.dead_letter_queue, [_arn(DEAD_LETTER_QUEUE)]))
+    parameter = config.get("environment_variables", {}).get("FI_API_KEYS_PARAMETER")
+    if access.api_keys and parameter:
+        # A SecureString under the AWS managed key aws/ssm: that key's policy lets every principal
+        # of the account decrypt through SSM, so no kms:Decrypt is granted here (a customer
+        # managed key would need it, on that key).
+        arn = f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"
+        statements.append(_statement("ApiKeysParameter", ("ssm:GetParameter",), [{"Fn::Sub": arn}]))
     if config.get("xray"):
         # X-Ray's write actions have no resource-level permissions.
         statements.append(_statement("Tracing", TRACING_ACTIONS, ["*"]))

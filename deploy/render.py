@@ -17,8 +17,9 @@ inputs are:
 ``deploy/resources.json`` is deep-merged into the SAM template Chalice generates: dictionaries are
 merged key by key, anything else (a string, a list) is replaced. It adds the table and the two
 queues, points the stream relay's event source at the table's stream (Chalice only knows a
-literal ARN) with the outbox filter, gives every function the queue URLs, and configures API
-Gateway's stage throttling and its own error answers.
+literal ARN) with the outbox filter, gives every function the queue URLs, runs the sweeper one at
+a time without asynchronous retries, and configures API Gateway's stage throttling and its own
+error answers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
+from chalice.app import Chalice, DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters.aws import sqs_setup, tables
@@ -80,6 +81,14 @@ invocations at once, so a backlog cannot take the account's whole Lambda concurr
 overrun the table; messages wait in the queue instead."""
 
 
+SWEEPER_RESERVED_CONCURRENCY = 1
+"""At most one sweep runs at a time: a slow sweep and the next minute's never work side by side."""
+SWEEPER_INVOKE_CONFIG = "SweepOutboxInvokeConfig"
+SWEEPER_MAX_EVENT_AGE_SECONDS = 60
+"""A scheduled invocation not started within a minute (throttled by the reserved concurrency) is
+dropped: the next minute's sweep does the same work. Lambda's minimum."""
+
+
 @dataclass(frozen=True, slots=True)
 class Handlers:
     """The functions of the app, as the template Chalice generates names them."""
@@ -92,6 +101,7 @@ class Handlers:
     queue_name: str
     relay: str
     relay_event: str
+    sweeper: str
 
 
 def _one(found: list[Any], kind: str) -> Any:
@@ -107,6 +117,9 @@ def app_handlers(app: Chalice) -> Handlers:
     relay: DynamoDBEventConfig = _one(
         [s for s in sources if isinstance(s, DynamoDBEventConfig)], "DynamoDB stream"
     )
+    sweeper: ScheduledEventConfig = _one(
+        [s for s in sources if isinstance(s, ScheduledEventConfig)], "scheduled"
+    )
     if consumer.queue is None:
         raise ValueError("the SQS handler must name its queue (queue=...), not only its ARN")
     names = [API_FUNCTION] if app.routes else []
@@ -120,6 +133,7 @@ def app_handlers(app: Chalice) -> Handlers:
         queue_name=consumer.queue,
         relay=to_cfn_resource_name(relay.name),
         relay_event=to_cfn_resource_name(f"{relay.name}-dynamodb-event-source"),
+        sweeper=to_cfn_resource_name(sweeper.name),
     )
 
 
@@ -296,6 +310,18 @@ def render_resources(app: Chalice, config: dict[str, Any]) -> dict[str, Any]:
                 "ScalingConfig": {"MaximumConcurrency": CONSUMER_MAX_CONCURRENCY},
             }
         }
+    }
+    # The sweeper: one at a time, and no asynchronous retries (a failed item is retried by the next
+    # minute's sweep; Lambda's two retries would run beside it).
+    resources[handlers.sweeper]["Properties"]["ReservedConcurrentExecutions"] = SWEEPER_RESERVED_CONCURRENCY
+    resources[SWEEPER_INVOKE_CONFIG] = {
+        "Type": "AWS::Lambda::EventInvokeConfig",
+        "Properties": {
+            "FunctionName": {"Ref": handlers.sweeper},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": SWEEPER_MAX_EVENT_AGE_SECONDS,
+        },
     }
     # Chalice's event source names the queue by ARN text; the function's FI_QUEUE_URL (a Ref)
     # already makes it wait for the queue (an explicit DependsOn is cfn-lint's W3005).

@@ -1,6 +1,6 @@
 """From an untrusted request body to validated formulas, reporting every problem at once.
 
-A body is one formula object, or an array of 1-100 of them (a batch)::
+A body is one formula object, or an array of 1-`MAX_BATCH` (49) of them (a batch)::
 
     {"name": "Summer Breeze",
      "materials": [{"name": "Bergamot Oil", "concentration": 15.5}, ...]}
@@ -41,7 +41,9 @@ from chalicelib.domain.model import (
 from chalicelib.errors import FieldError, ValidationError
 from chalicelib.jsonio import JsonValue
 
-MAX_BATCH = 100
+MAX_BATCH = 49
+"""Most formulas in one batch, on every backend: on the AWS backend a submission is one DynamoDB
+transaction, which holds at most 100 actions (see ``docs/api.md``, "Batches")."""
 MAX_BATCH_BYTES = 320 * 1024
 """Most UTF-8 bytes the formulas of one batch take together (each counted as `Formula.size`),
 so that the batch's messages fit the one DynamoDB outbox item (400 KB) that carries them on the
@@ -111,7 +113,7 @@ def parse_request_body(raw: bytes | str | None) -> Submission:
 
 
 def parse_document(doc: JsonValue) -> Submission:
-    """Validate a parsed JSON document: a formula object or an array of 1-100 of them."""
+    """Validate a parsed JSON document: a formula object or an array of 1-`MAX_BATCH` of them."""
     if isinstance(doc, dict):
         items: list[Any] = [doc]
         is_batch = False

@@ -10,8 +10,11 @@ to the dead-letter queue after the queue's maxReceiveCount), and an undecodable 
 until the queue dead-letters it. A poison message no longer fails its batch: the invocation
 succeeds, so Lambda's Errors metric keeps meaning "the handler crashed".
 
-**Dead letters.** `record_dead_letters` marks ``failed`` a formula whose message reached the
-dead-letter queue while still ``queued`` (receives used up by throttled or crashed invocations).
+**Dead letters.** Each sweep also peeks at the dead-letter queue without consuming it (receive,
+then make the messages visible again at once, `MessageQueue.dead_letters`), and
+`record_dead_letters` marks ``failed`` a formula whose message got there while still ``queued``
+(receives used up by throttled or crashed invocations). Dead letters stay where operators redrive
+them from; a consumer on the DLQ would delete them.
 
 **Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
 relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
@@ -31,7 +34,8 @@ from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, build_worker
-from chalicelib.ports import STATUS_QUEUED
+from chalicelib.errors import InfrastructureError
+from chalicelib.ports import STATUS_QUEUED, DeadLetter
 from chalicelib.services.views import MESSAGE_TYPE
 
 log = logging.getLogger("formula_intake.lambda")
@@ -112,13 +116,21 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
     return _raise_if_failed(result)
 
 
+def remaining_seconds(context: Any) -> float | None:
+    """The time an invocation has left, from Lambda's context object (None without one)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else remaining() / 1000
+
+
 def sweep(
     services: Services, *, older_than_seconds: float | None = None, budget_seconds: float | None = None
 ) -> RelayResult:
-    """Publish outbox items left pending (a crash after commit, a queue outage).
+    """Publish outbox items left pending (a crash after commit, a queue outage), then record the
+    dead letters whose formulas are still ``queued`` (`record_dead_letters`).
 
     ``older_than_seconds`` defaults to the relay's grace period, which leaves items still being
-    published inline alone; ``budget_seconds`` to the sweeper's function timeout. Items that fail
+    published inline alone; ``budget_seconds`` to the sweeper's function timeout (on Lambda: the
+    invocation's remaining time, `remaining_seconds`). Items that fail
     do not raise (the function has no asynchronous retries; the next minute's sweep retries
     them): they are logged, one JSON line counts the sweep's work for metric filters, and the
     result names them.
@@ -131,12 +143,14 @@ def sweep(
         options["budget_seconds"] = budget_seconds
     try:
         result = relay.sweep(**options)
+        dead = _record_peeked_dead_letters(services)
         line = {
             "event": "outbox_sweep",
             "completed": len(result.completed),
             "messages_sent": result.messages_sent,
             "skipped": len(result.skipped),
             "failed": len(result.failures),
+            "dead_letters_marked_failed": dead["marked_failed"],
         }
         (log.error if result.failures else log.info)(json.dumps(line))
     finally:
@@ -161,26 +175,35 @@ def _measure_backlog(services: Services) -> None:
     observability.seconds(observability.OUTBOX_OLDEST_AGE, now - oldest)
 
 
-def record_dead_letters(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+def _record_peeked_dead_letters(services: Services) -> dict[str, int]:
+    """Peek at the dead-letter queue (nothing is deleted) and record what it holds; a failure is
+    logged, not raised, like a failed outbox item: the next minute's sweep looks again."""
+    try:
+        return record_dead_letters(services, services.queue.dead_letters(limit=DEAD_LETTER_PEEK_LIMIT))
+    except InfrastructureError as exc:
+        log.error(json.dumps({"event": "dead_letter_scan_failed", "error": str(exc)}))
+        return {"marked_failed": 0}
+
+
+DEAD_LETTER_PEEK_LIMIT = 100
+"""Dead letters each sweep looks at (ten receives of ten)."""
+
+
+def record_dead_letters(services: Services, letters: Iterable[DeadLetter]) -> dict[str, int]:
     """Mark ``failed`` every formula whose message reached the dead-letter queue while ``queued``.
 
-    For a consumer on the dead-letter queue. A message is dead-lettered after maxReceiveCount
-    receives, and not every receive ran the consumer to its last attempt: throttled or crashed
-    invocations use up receives too, so a formula can reach the DLQ still ``queued``, where
-    ``?status=failed`` would never find it. A formula already ``failed`` (the consumer recorded
-    why) or ``processed`` is left alone, so a redelivered dead letter changes nothing. A store
-    failure raises, and Lambda delivers the batch again.
+    The sweeper calls it each minute with the dead letters it peeked at (`sweep`). A message is
+    dead-lettered after maxReceiveCount receives, and not every receive ran the consumer to its
+    last attempt: throttled or crashed invocations use up receives too, so a formula can reach
+    the DLQ still ``queued``, where ``?status=failed`` would never find it. A formula already
+    ``failed`` (the consumer recorded why) or ``processed`` is left alone, so looking at the same
+    dead letter every minute changes nothing. A store failure raises.
     """
     outcomes = {"marked_failed": 0, "already_settled": 0, "not_a_formula": 0}
-    for record in records:
-        try:
-            message = SqsQueue.parse_received(_from_lambda_record(record))
-        except ValueError:
-            message = None
-        body = message.body if message is not None and isinstance(message.body, dict) else {}
+    for letter in letters:
+        body = letter.body if isinstance(letter.body, dict) else {}
         owner, formula_id = body.get("owner"), body.get("formula_id")
         if body.get("type") != MESSAGE_TYPE or not isinstance(owner, str) or not isinstance(formula_id, str):
-            log.warning("dead letter %s is not a formula message; nothing to record", record.get("messageId"))
             outcomes["not_a_formula"] += 1
             continue
         current = services.store.get(owner, formula_id)
@@ -193,5 +216,6 @@ def record_dead_letters(services: Services, records: Iterable[dict[str, Any]]) -
             )
             changed = change.changed
         outcomes["marked_failed" if changed else "already_settled"] += 1
-        log.info(json.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": changed}))
+        if changed:
+            log.info(json.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": True}))
     return outcomes

@@ -31,11 +31,11 @@ from typing import Any, Protocol
 from chalice.app import Request, Response
 
 from chalicelib import observability
-from chalicelib.errors import FieldError, UnsupportedMediaType, ValidationError
+from chalicelib.errors import FieldError, InfrastructureError, UnsupportedMediaType, ValidationError
 from chalicelib.http import media
 from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
 from chalicelib.http.responses import error_response
-from chalicelib.security.apikeys import ApiKeys, presented_key
+from chalicelib.security.apikeys import KeyRing, presented_key
 from chalicelib.security.policy import roles_for
 from chalicelib.security.ratelimit import RateLimiter
 
@@ -59,7 +59,7 @@ class EdgeServices(Protocol):
     """What the edge needs from the stage's services: its API keys and its rate limiter."""
 
     @property
-    def api_keys(self) -> ApiKeys: ...
+    def api_keys(self) -> KeyRing: ...
 
     @property
     def rate_limiter(self) -> RateLimiter: ...
@@ -135,7 +135,10 @@ def _guard(
     key = presented_key(authorization, None if authorization else headers.get("x-api-key"))
     if key is None:
         return _unauthenticated("An API key is required (Authorization: Bearer <key>, or X-Api-Key)."), None
-    principal = stage.api_keys.authenticate(key)
+    try:
+        principal = stage.api_keys.authenticate(key)
+    except InfrastructureError as exc:  # the stage's keys could not be read: a 503, not a 401
+        return response_for(exc), None
     if principal is None:
         return _unauthenticated("The API key is not valid."), None
     if principal.roles.isdisjoint(allowed):

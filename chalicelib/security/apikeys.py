@@ -25,6 +25,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 ROLES = ("submitter", "reader", "consumer", "admin")
 """submitter: POST formulas; reader: GET formulas; consumer: queue endpoints; admin: redrive, stats."""
@@ -45,6 +46,13 @@ class Principal:
 
     name: str
     roles: frozenset[str]
+
+
+class KeyRing(Protocol):
+    """What authenticates a presented key: `ApiKeys`, or keys read from outside the deployment
+    (`chalicelib.security.keysource`)."""
+
+    def authenticate(self, key: str | None) -> Principal | None: ...
 
 
 def hash_key(key: str) -> str:

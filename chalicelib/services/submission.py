@@ -89,7 +89,6 @@ class SubmissionService:
         new_id: IdFactory,
         idempotency_ttl_seconds: int = 24 * 3600,
         idempotency_lock_seconds: int = 60,
-        max_batch: int | None = None,
     ) -> None:
         self._store = store
         self._idempotency = idempotency
@@ -97,16 +96,10 @@ class SubmissionService:
         self._new_id = new_id
         self._ttl = idempotency_ttl_seconds
         self._lock_seconds = idempotency_lock_seconds
-        self._max_batch = max_batch
 
     def submit(self, owner: str, submission: Submission, idempotency_key: str | None) -> SubmitResult:
         formulas = submission.formulas
         if len(formulas) > 1:
-            if self._max_batch is not None and len(formulas) > self._max_batch:
-                raise ValidationError(
-                    [FieldError("body", f"a batch holds at most {self._max_batch} formulas on this backend")],
-                    "The batch is too large.",
-                )
             _reject_repeats_within(submission)
         now = self._clock()
         token: str | None = None

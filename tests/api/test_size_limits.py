@@ -13,9 +13,9 @@ from chalice.test import Client
 
 from chalicelib import bootstrap, jsonio
 from chalicelib.domain.model import MAX_FORMULA_BYTES
-from chalicelib.domain.validation import MAX_BATCH_BYTES
+from chalicelib.domain.validation import MAX_BATCH, MAX_BATCH_BYTES
 from tests.api.helpers import error_code, post
-from tests.conftest import formula_of_size
+from tests.conftest import formula_of_size, unique_formula
 
 
 def check_size_limits(client: Client, delivered: Callable[[], list[Any]]) -> None:
@@ -44,6 +44,34 @@ def check_size_limits(client: Client, delivered: Callable[[], list[Any]]) -> Non
     over = post(client, too_big)
     assert over.status_code == 400
     assert json.loads(over.body)["error"]["details"][0]["field"] == "body"
+
+
+TOO_MANY_FORMULAS = {
+    "code": "validation_error",
+    "message": "The request is invalid.",
+    "details": [
+        {
+            "field": "body",
+            "message": "must be a formula object or an array of 1-49 formula objects (the array has 50)",
+        }
+    ],
+}
+"""The answer to a batch of 50 formulas, on every backend."""
+
+
+def check_batch_limit(client: Client) -> None:
+    """A batch of `MAX_BATCH` (49) formulas is stored; one more is the same 400 on every backend."""
+    assert MAX_BATCH == 49
+    full = post(client, [unique_formula() for _ in range(MAX_BATCH)])
+    assert full.status_code == 201, full.body
+    assert len(json.loads(full.body)["formulas"]) == MAX_BATCH
+    over = post(client, [unique_formula() for _ in range(MAX_BATCH + 1)])
+    assert over.status_code == 400
+    assert json.loads(over.body)["error"] == TOO_MANY_FORMULAS
+
+
+def test_the_batch_limit_on_the_in_memory_backend(client: Client) -> None:
+    check_batch_limit(client)
 
 
 def test_the_size_limits_on_the_in_memory_backend(client: Client, services: bootstrap.Services) -> None:

@@ -34,6 +34,7 @@ from tests.keys import API_KEYS_JSON, KeyedClient
 pytestmark = pytest.mark.aws
 REGION = "us-east-1"
 TABLE = "formula-intake-api-test"
+KEYS_PARAMETER = "/formula-intake/api-test/api-keys"
 
 
 @pytest.fixture
@@ -41,6 +42,9 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+        # As deployed: the keys live in the stage's SecureString parameter.
+        ssm.put_parameter(Name=KEYS_PARAMETER, Value=API_KEYS_JSON, Type="SecureString")
         create_tables(dynamodb, [TABLE])
         queue_url, dlq_url = create_queues(sqs, name_prefix="api-test", max_receive_count=3)
         settings = Settings(
@@ -50,10 +54,13 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             dead_letter_queue_url=dlq_url,
             queue_max_receive_count=3,
             worker_backoff_base=0,
-            api_keys_json=API_KEYS_JSON,
+            api_keys_parameter=KEYS_PARAMETER,
         )
         services = bootstrap.build_aws(
-            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs)
+            settings,
+            dynamodb=SerializedClient(dynamodb),
+            sqs=SerializedClient(sqs),
+            ssm=SerializedClient(ssm),
         )
         old = bootstrap.use(services)
         try:
@@ -61,6 +68,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
                 "services": services,
                 "dynamodb": dynamodb,
                 "sqs": sqs,
+                "ssm": ssm,
                 "queue_url": queue_url,
                 "dlq_url": dlq_url,
             }
@@ -116,9 +124,6 @@ def test_batches_are_atomic_and_limited_to_one_transaction(client: Client, aws: 
     clash = post(client, [unique_formula(), {"name": "x", "materials": stored["materials"]}])
     assert clash.status_code == 409
     assert json.loads(clash.body)["error"]["conflicts"][0]["existing_id"] == stored["id"]
-    too_big = post(client, [unique_formula() for _ in range(50)])
-    assert too_big.status_code == 400
-    assert "at most 49" in json.loads(too_big.body)["error"]["details"][0]["message"]
     page = json.loads(client.http.get("/formulas?limit=100").body)["formulas"]
     assert len(page) == 3
     assert len(queued(aws)) == 3
@@ -237,6 +242,17 @@ def test_stream_relay_and_sweeper_publish_a_pending_outbox_item(client: Client, 
         "sweep_outbox", client.events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
     )
     assert queued(aws) == [], "already sent: neither a repeated stream record nor the sweep republishes"
+
+
+def test_the_batch_limit_on_the_aws_backend(client: Client, aws: dict[str, Any]) -> None:
+    """49 formulas fill one transaction; 50 are refused with the in-memory backend's 400."""
+    from tests.api.test_size_limits import check_batch_limit
+
+    check_batch_limit(client)
+    attributes = aws["sqs"].get_queue_attributes(
+        QueueUrl=aws["queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "49"  # the full batch only
 
 
 def test_the_size_limits_on_the_aws_backend(client: Client, aws: dict[str, Any]) -> None:

@@ -84,6 +84,9 @@ class FakeQueue:
         self.sent.extend((m.message_id, m.body) for m in accepted)
         return {m.message_id: "InternalError" for m in messages[len(accepted) :]}
 
+    def dead_letters(self, *, limit: int = 100) -> list[Any]:
+        return []  # what the sweeper peeks at: nothing is ever dead-lettered here
+
 
 class DedupingConsumer:
     """Processes each message id once, however often it is delivered."""

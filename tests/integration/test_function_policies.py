@@ -43,12 +43,12 @@ def record(aws: dict[str, Any]) -> Recorder:  # noqa: F811
                 return
             actions.add(f"{prefix}:{model.name.removesuffix('Batch')}")
 
-        for client in (aws["dynamodb"], aws["sqs"]):
+        for client in (aws["dynamodb"], aws["sqs"], aws["ssm"]):
             client.meta.events.register("provide-client-params.*.*", hook)
         try:
             step()
         finally:
-            for client in (aws["dynamodb"], aws["sqs"]):
+            for client in (aws["dynamodb"], aws["sqs"], aws["ssm"]):
                 client.meta.events.unregister("provide-client-params.*.*", hook)
         return actions
 
@@ -82,7 +82,7 @@ def granted(function: str) -> set[str]:
         action
         for statement in policy["Statement"]
         for action in statement["Action"]
-        if action.startswith(("dynamodb:", "sqs:"))
+        if action.startswith(("dynamodb:", "sqs:", "ssm:"))
     }
 
 
@@ -135,12 +135,17 @@ def test_each_function_is_granted_exactly_what_it_calls(
         lambda: client.lambda_.invoke("relay_outbox", {"Records": [stream_record]})
     )
     post(client, unique_formula())
+    # A formula's message dead-lettered while the formula is still queued: the sweep peeks at it.
+    published = next(m for m in queued(aws) if "formula.submitted" in m["Body"])
+    aws["sqs"].send_message(QueueUrl=aws["dlq_url"], MessageBody=published["Body"])
     called["SweepOutbox"] = record(lambda: lambda_handlers.sweep(services, older_than_seconds=0))
     assert set(called) == set(FUNCTIONS) == set(render.app_handlers(render.load_app()).functions)
     for function, actions in called.items():
         assert actions | EVENT_SOURCE_ACTIONS.get(function, set()) == granted(function), function
     assert "sqs:ReceiveMessage" not in granted("APIHandler")
+    assert "ssm:GetParameter" in called[render.API_FUNCTION]  # the keys, read on the first request
     assert not any(action.startswith("dynamodb:GetRecords") for action in granted("SweepOutbox"))
+    assert "sqs:DeleteMessage" not in granted("SweepOutbox")  # dead letters stay redrivable
 
 
 def test_every_function_has_its_own_policy_file() -> None:

@@ -129,18 +129,52 @@ def test_the_sweeper_stops_starting_items_at_its_budget_and_never_raises(
     h.queue.fail_calls = {2}
     with caplog.at_level(logging.INFO):
         result = lambda_handlers.sweep(
-            SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock), budget_seconds=25
+            SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue), budget_seconds=25
         )  # type: ignore[arg-type]
     started = h.queue.calls
     assert started == int(25 * SWEEP_BUDGET_SHARE / 5)
     assert len(result.failures) == 1 and len(result.completed) == started - 1
     assert len(result.skipped) == 1 and len(h.pending()) == 6 - len(result.completed)
     line = json.loads([r.message for r in caplog.records if "outbox_sweep" in r.message][-1])
-    assert line == {"event": "outbox_sweep", "completed": 3, "messages_sent": 3, "skipped": 1, "failed": 1}
+    assert line == {
+        "event": "outbox_sweep",
+        "completed": 3,
+        "messages_sent": 3,
+        "skipped": 1,
+        "failed": 1,
+        "dead_letters_marked_failed": 0,
+    }
     h.queue.on_call = None
     h.clock.advance(SWEEP_AGE)
-    assert lambda_handlers.sweep(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock)).ok  # type: ignore[arg-type]
+    assert lambda_handlers.sweep(
+        SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue)
+    ).ok  # type: ignore[arg-type]
     assert h.pending() == []
+
+
+def test_the_scheduled_sweep_takes_its_budget_from_the_invocations_remaining_time(client: Any) -> None:
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import bootstrap
+
+    class LambdaContext:
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000
+
+    h = harness(client, inline_relay=False)
+    for _ in range(4):
+        h.service.submit(OWNER, submission(1), None)
+    h.clock.advance(SWEEP_AGE)
+    h.queue.on_call = lambda: h.clock.advance(5)
+    tick = Client(app).events.generate_cw_event("Scheduled Event", "aws.events", {}, [])
+    old = bootstrap.use(SimpleNamespace(relay=h.relay, store=h.store, clock=h.clock, queue=h.queue))  # type: ignore[arg-type]
+    try:
+        app.handler_map["sweep_outbox"](tick, LambdaContext())
+    finally:
+        bootstrap.use(old)
+    # 8 s of the 10 left (SWEEP_BUDGET_SHARE): sends start at 0 s and 5 s; the default 25 s would start 4.
+    assert SWEEP_BUDGET_SHARE == 0.8 and h.queue.calls == 2
 
 
 def test_an_item_leased_by_a_request_that_died_is_swept_once_the_lease_expires(client: Any) -> None:

@@ -52,6 +52,7 @@ def adapter_actions() -> set[str]:
     """The IAM actions behind every client call in the AWS adapters, read from their source."""
     aws = PROJECT_DIR / "chalicelib" / "adapters" / "aws"
     sources = {"dynamodb": ["dynamodb_store.py", "dynamodb_idempotency.py", "outbox.py"], "sqs": ["sqs.py"]}
+    sources["ssm"] = ["parameters.py"]
     actions = set()
     for service, names in sources.items():
         for name in names:
@@ -69,11 +70,12 @@ def test_the_policies_grant_every_call_the_adapters_make() -> None:
     granted = {
         action
         for function in policies.FUNCTION_ACCESS
-        for statement in policies.function_policy({}, function)["Statement"]
+        for statement in policies.function_policy(render.stage_config(), function)["Statement"]
         for action in statement["Action"]
     }
     needed = adapter_actions()
     assert {"dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage", "sqs:ReceiveMessage"} <= needed
+    assert "ssm:GetParameter" in needed
     assert needed <= granted, f"missing from the policy: {sorted(needed - granted)}"
 
 
@@ -255,6 +257,24 @@ def test_the_stream_relay_reads_the_tables_stream_filtered_to_outbox_inserts(
 def test_the_sweeper_runs_every_minute(template: dict[str, Any]) -> None:
     event = _event(template, "SweepOutbox")
     assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+
+
+@slow
+def test_the_sweeper_runs_one_at_a_time_without_asynchronous_retries(template: dict[str, Any]) -> None:
+    sweeper = render.app_handlers(render.load_app()).sweeper
+    assert sweeper == "SweepOutbox"
+    assert template["Resources"][sweeper]["Properties"]["ReservedConcurrentExecutions"] == 1
+    configs = _resources(template, "AWS::Lambda::EventInvokeConfig")
+    assert [config["Properties"] for config in configs.values()] == [
+        {
+            "FunctionName": {"Ref": sweeper},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 0,
+            "MaximumEventAgeInSeconds": render.SWEEPER_MAX_EVENT_AGE_SECONDS,
+        }
+    ]
+    for name in ("APIHandler", "ConsumeMessages", "RelayOutbox"):
+        assert "ReservedConcurrentExecutions" not in template["Resources"][name]["Properties"], name
 
 
 @slow

@@ -27,10 +27,11 @@ item already leased to this request, so the stream relay leaves it alone meanwhi
 there is left to the sweeper. The caller sees one unit of work, as with the in-memory
 store.
 
-A transaction holds at most 100 actions, so at most `DynamoFormulaStore.MAX_BATCH` = 49 formulas
-(2 x 49 + outbox + key). A cancelled transaction is explained from its CancellationReasons:
-a failed guard -> `DuplicateFormula` (every conflicting index, read back from the guards), the
-key's condition -> `RequestInProgress` (lock lost). When every reason is ``TransactionConflict``
+A transaction holds at most 100 actions, which is why the domain's `MAX_BATCH` (the one batch
+limit on every backend) is 49; ``docs/api.md`` ("Batches") has the arithmetic. A cancelled
+transaction is explained from its CancellationReasons: a failed guard -> `DuplicateFormula`
+(every conflicting index, read back from the guards), the key's condition -> `RequestInProgress`
+(lock lost). When every reason is ``TransactionConflict``
 (another transaction touched the same items), a throttle or ``None``, nothing was written and the
 transaction is retried with jittered backoff (`chalicelib.adapters.aws.backoff`) for up to
 `TRANSACTION_RETRY_SECONDS`; then, and for anything else, `InfrastructureError` (503, Retry-After).
@@ -52,6 +53,7 @@ from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
 from chalicelib.adapters.aws.outbox import DynamoOutbox
 from chalicelib.adapters.aws.relay import MessageSender, OutboxRelay
 from chalicelib.clock import Clock
+from chalicelib.domain import MAX_BATCH
 from chalicelib.errors import (
     Conflict,
     DuplicateFormula,
@@ -98,8 +100,8 @@ def _unavailable(exc: BaseException) -> InfrastructureError:
 class DynamoFormulaStore:
     """`FormulaStore` on the single table, plus the outbox the relay drains."""
 
-    MAX_BATCH = 49
-    """Formulas per transaction: 2 actions each, plus outbox and key, within DynamoDB's 100."""
+    MAX_BATCH = MAX_BATCH
+    """Formulas per transaction: the domain's batch limit, chosen so that a batch fits one."""
 
     def __init__(
         self,

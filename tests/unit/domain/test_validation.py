@@ -164,16 +164,16 @@ def test_a_missing_or_empty_body_is_required(raw: Any) -> None:
 )
 def test_a_document_that_is_neither_object_nor_array_is_refused(doc: Any, kind: str) -> None:
     assert problems(doc) == {
-        "body": f"must be a formula object or an array of 1-100 formula objects, not {kind}"
+        "body": f"must be a formula object or an array of 1-49 formula objects, not {kind}"
     }
 
 
-def test_a_batch_holds_1_to_100_formulas() -> None:
+def test_a_batch_holds_1_to_49_formulas() -> None:
     def batch(n: int) -> list[dict[str, Any]]:
         return [formula(name=f"F{i}", materials=[material(f"M{i}")]) for i in range(n)]
 
-    assert len(parse_document(batch(100)).formulas) == 100
-    assert "(the array has 101)" in problems(batch(101))["body"]
+    assert len(parse_document(batch(49)).formulas) == 49
+    assert "(the array has 50)" in problems(batch(50))["body"]
     assert "(the array has 0)" in problems([])["body"]
 
 
@@ -580,12 +580,12 @@ def test_value_objects_are_immutable() -> None:
         parsed.materials[0].concentration = Decimal(1)  # type: ignore[misc]
 
 
-def test_a_submission_holds_1_to_100_formulas_and_one_unless_a_batch() -> None:
+def test_a_submission_holds_1_to_49_formulas_and_one_unless_a_batch() -> None:
     one = only(formula())
     with pytest.raises(ValidationError):
         Submission((), is_batch=True)
     with pytest.raises(ValidationError):
-        Submission((one,) * 101, is_batch=True)
+        Submission((one,) * 50, is_batch=True)
     with pytest.raises(ValidationError):
         Submission((one, one), is_batch=False)
     with pytest.raises(ValidationError):
