@@ -41,6 +41,10 @@ from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
 _OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
 
 
+REDRIVE_CHUNK = 500
+"""Dead letters moved per acquisition of the queue's lock by `InMemoryQueue.redrive`."""
+
+
 class InMemoryQueue(QueueState):
     """An at-least-once queue with SQS semantics, safe for any number of threads.
 
@@ -168,14 +172,22 @@ class InMemoryQueue(QueueState):
         return [DeadLetter(mid, count, sent, dead, thaw(body)) for mid, count, sent, dead, body in rows]
 
     def redrive(self, *, limit: int | None = None) -> int:
+        """Move dead letters back, `REDRIVE_CHUNK` at a time: the lock is taken once per chunk, so
+        a large redrive never holds up sends and receives for longer than one chunk takes."""
         if limit is not None:
             check_limit(limit)
-        now = self._clock()
-        with self._lock:
-            now = self._sync(now)
-            moved = max(0, min(len(self._dead), self._room, len(self._dead) if limit is None else limit))
-            self._redrive(now, moved)
-        return moved
+        moved = 0
+        while True:
+            now = self._clock()
+            with self._lock:
+                now = self._sync(now)
+                wanted = len(self._dead) if limit is None else limit - moved
+                chunk = max(0, min(len(self._dead), self._room, wanted, REDRIVE_CHUNK))
+                if chunk:
+                    self._redrive(now, chunk)
+            moved += chunk
+            if chunk < REDRIVE_CHUNK:
+                return moved
 
     def stats(self) -> QueueStats:
         now = self._clock()

@@ -146,3 +146,35 @@ def test_a_handle_from_before_dead_lettering_stays_dead_after_redrive(
     assert new.message_id == old.message_id
     q.ack(new.receipt_handle)
     assert held(q) == (0, 0, 0, 0)
+
+
+def test_a_large_redrive_takes_the_lock_once_per_chunk(
+    make: Callable[..., InMemoryQueue], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: no lock held for work that grows with the data. 1,200 dead letters move in
+    chunks of `REDRIVE_CHUNK`, the lock released between them; a limit is honoured across chunks."""
+    from chalicelib.adapters.memory import queue as queue_module
+
+    q = make(max_receive_count=1)
+    for n in range(1_200):
+        q.send({"n": n})
+    while q.receive(max_messages=10, visibility_timeout=1):
+        pass
+    clock.advance(1)
+    while q.receive(max_messages=10):  # every message was received once: each is dead-lettered
+        pass
+    assert held(q) == (0, 0, 0, 1_200)
+
+    chunks: list[tuple[int, bool]] = []
+    original = InMemoryQueue._redrive
+
+    def recording(self: InMemoryQueue, now: float, count: int) -> None:
+        chunks.append((count, self._lock.locked()))
+        original(self, now, count)
+
+    monkeypatch.setattr(InMemoryQueue, "_redrive", recording)
+    assert q.redrive(limit=1_100) == 1_100
+    assert [count for count, _ in chunks] == [500, 500, 100]
+    assert all(locked for _, locked in chunks)
+    assert queue_module.REDRIVE_CHUNK == 500
+    assert q.redrive() == 100 and held(q)[3] == 0
