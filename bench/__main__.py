@@ -5,7 +5,8 @@
 queue beside `queue.Queue` (`bench.bench_queue`, run in a process of its own per tree). ``aws``:
 the worst time a submission spends on AWS calls under the botocore Config (`bench.bench_aws`,
 this tree only). ``scale``: bytes per stored formula, and each request's cost at 1% and 100% of
-N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``).
+N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``). ``cost``: AWS calls and USD
+per formula, cold start, package size and the outbox sweeper's drain rate (`bench.bench_cost`).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -129,11 +130,22 @@ def run_scale(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path
     return {"current": bench_scale.run(n, samples)}
 
 
+def run_cost(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """AWS calls and USD per formula, cold start, package size and the sweeper's drain rate
+    (`bench.bench_cost`, this tree only)."""
+    from bench import bench_cost
+
+    if args.quick:
+        return {"current": bench_cost.run(backlog=200, cold_runs=3)}
+    return {"current": bench_cost.run()}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
     "aws": run_aws,
     "scale": run_scale,
+    "cost": run_cost,
 }
 
 
