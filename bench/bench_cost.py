@@ -35,6 +35,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.bench_aws import moto_with_fake_credentials
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
 TABLE = "bench-cost"
@@ -92,24 +94,6 @@ class Tally:
 
 def _kib(params: dict[str, Any]) -> int:
     return max(1, math.ceil(len(json.dumps(params, default=str)) / 1024))
-
-
-@contextmanager
-def _moto() -> Iterator[None]:
-    from moto import mock_aws
-
-    fake = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench"}
-    saved = {name: os.environ.get(name) for name in fake}
-    os.environ.update(fake)
-    try:
-        with mock_aws():
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager
@@ -328,7 +312,7 @@ def drain(backlog: int) -> dict[str, float]:
 def run(*, backlog: int = 2000, cold_runs: int = 5, batch: int = BATCH) -> dict[str, float]:
     """The figures named in the module docstring."""
     figures: dict[str, float] = {}
-    with _moto():
+    with moto_with_fake_credentials():
         figures |= formula_path(1)
         figures |= formula_path(batch)
         figures |= drain(backlog)

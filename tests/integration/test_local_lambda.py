@@ -15,21 +15,15 @@ import boto3
 import pytest
 from botocore.config import Config
 from chalice.app import CloudWatchEvent, SQSEvent
-from moto import mock_aws
 
 from app import app
-from chalicelib import bootstrap
 from chalicelib.adapters.aws.relay import DEFAULT_SWEEP_AGE_SECONDS
-from chalicelib.adapters.aws.serialized import SerializedClient
-from chalicelib.adapters.aws.sqs_setup import create_queues
-from chalicelib.adapters.aws.tables import create_tables
 from chalicelib.clock import FakeClock
-from chalicelib.config import Settings
 from chalicelib.domain import parse_document
 from chalicelib.entrypoints import local_lambda
 from tests.conftest import unique_formula
 from tests.integration.aws_fixtures import REGION, aws_credentials  # noqa: F401
-from tests.keys import API_KEYS_JSON
+from tests.integration.test_api_aws import installed_aws
 
 pytestmark = pytest.mark.aws
 TABLE = "formula-intake-local-lambda"
@@ -38,35 +32,9 @@ TABLE = "formula-intake-local-lambda"
 @pytest.fixture
 def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
     """moto's table and queues, and AWS services on a fake clock installed for the app."""
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        create_tables(dynamodb, [TABLE])
-        queue_url, dlq_url = create_queues(sqs, name_prefix="local-lambda", max_receive_count=3)
-        settings = Settings(
-            backend="aws",
-            table_name=TABLE,
-            queue_url=queue_url,
-            dead_letter_queue_url=dlq_url,
-            queue_max_receive_count=3,
-            worker_backoff_base=0,
-            api_keys_json=API_KEYS_JSON,
-        )
-        clock = FakeClock()
-        services = bootstrap.build_aws(
-            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs), clock=clock
-        )
-        old = bootstrap.use(services)
-        try:
-            yield {
-                "services": services,
-                "dynamodb": dynamodb,
-                "sqs": sqs,
-                "queue_url": queue_url,
-                "clock": clock,
-            }
-        finally:
-            bootstrap.use(old)
+    clock = FakeClock()
+    with installed_aws(TABLE, "local-lambda", clock) as installed:
+        yield {**installed, "clock": clock}
 
 
 def submit(aws: dict[str, Any], count: int = 1, *, relay: bool = True) -> list[str]:
