@@ -8,6 +8,8 @@ this tree only). ``scale``: bytes per stored formula, and each request's cost at
 N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``; over HTTP against `make
 run`'s server with ``--scale-http``, `bench.bench_scale_http`). ``similar``: exact near-duplicate
 search on a synthetic library (`bench.bench_similar`, this tree only; ``--similar-n``).
+``cost``: AWS calls and USD per formula, cold start, package size and the outbox sweeper's
+drain rate (`bench.bench_cost`, this tree only).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and
@@ -140,12 +142,23 @@ def run_similar(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Pa
     return {"current": bench_similar.run(n, **quick)}
 
 
+def run_cost(trees: Mapping[str, Path], args: argparse.Namespace, log_dir: Path) -> dict[str, Figures]:
+    """AWS calls and USD per formula, cold start, package size and the sweeper's drain rate
+    (`bench.bench_cost`, this tree only)."""
+    from bench import bench_cost
+
+    if args.quick:
+        return {"current": bench_cost.run(backlog=200, cold_runs=3)}
+    return {"current": bench_cost.run()}
+
+
 BENCHMARKS: dict[str, Callable[[Mapping[str, Path], argparse.Namespace, Path], dict[str, Figures]]] = {
     "http": run_http,
     "queue": run_queue,
     "aws": run_aws,
     "scale": run_scale,
     "similar": run_similar,
+    "cost": run_cost,
 }
 
 

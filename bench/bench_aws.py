@@ -19,6 +19,8 @@ Nothing is slept and nothing is asserted. Run with ``python -m bench --only aws`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -101,25 +103,32 @@ def _submission_path(conflicts: int, seconds: float) -> tuple[float, int, int, b
     return clock() - start, dynamodb.calls + sqs.calls, dynamodb.transactions, committed
 
 
-def run() -> dict[str, float]:
-    """The figures named in the module docstring."""
+@contextmanager
+def moto_with_fake_credentials() -> Iterator[None]:
+    """moto's in-process backends, with fake credentials in the environment for the block."""
     from moto import mock_aws
 
-    config = bootstrap.aws_client_config()
-    seconds = worst_call_seconds(config)
     fake = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench"}
     saved = {name: os.environ.get(name) for name in fake}
     os.environ.update(fake)
     try:
         with mock_aws():
-            give_up_s, give_up_calls, tried, _ = _submission_path(10_000, seconds)
-            success_s, success_calls, _, committed = _submission_path(tried - 1, seconds)
+            yield
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def run() -> dict[str, float]:
+    """The figures named in the module docstring."""
+    config = bootstrap.aws_client_config()
+    seconds = worst_call_seconds(config)
+    with moto_with_fake_credentials():
+        give_up_s, give_up_calls, tried, _ = _submission_path(10_000, seconds)
+        success_s, success_calls, _, committed = _submission_path(tried - 1, seconds)
     if not committed:
         raise RuntimeError("the success path did not commit")
     return {

@@ -5,11 +5,12 @@
 1. starts a moto server on 127.0.0.1 (a free port unless ``--moto-port``), in this process;
 2. creates the table and the two queues with the helpers the tests use and whose numbers the
    deployment template is rendered from (`tables.create_tables`, `sqs_setup.create_queues`);
-3. serves the API with `make run`'s fast dev server on the ``aws-local`` stage, plus what the
-   Lambda event handlers do in AWS: the worker consumes the SQS queue (``consume_messages``) and
-   the outbox is swept periodically with the same function ``sweep_outbox`` calls. The stream
-   relay (``relay_outbox``) has no local trigger; each commit's inline relay publishes, and the
-   sweep catches what it missed.
+3. serves the API with `make run`'s fast dev server on the ``aws-local`` stage, and runs
+   production's Lambda handlers the way Lambda does (`chalicelib.entrypoints.local_lambda`): an
+   SQS poller invokes ``handlers["consume_messages"]`` with SQS events and deletes what the partial
+   batch response does not name, a stream poller invokes ``handlers["relay_outbox"]`` with the table's
+   DynamoDB stream records, and ``app.sweep_outbox`` runs on its schedule (every minute;
+   ``--sweep-interval``).
 
 On SIGINT or SIGTERM, and on any startup error, it stops everything it started, moto included.
 
@@ -28,18 +29,20 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
+from chalice.app import Chalice
 from chalice.cli.factory import CLIFactory
 
 from chalicelib import bootstrap, devserver
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.config import Settings
+from chalicelib.entrypoints import local_lambda
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -48,9 +51,10 @@ DEFAULT_REGION = "us-east-1"
 RUNTIME_VARIABLES = ("FI_AWS_ENDPOINT_URL", "FI_QUEUE_URL", "FI_DEAD_LETTER_QUEUE_URL")
 """Set by this script at run time; a stage variable of the same name would override them."""
 
-SWEEP_INTERVAL_SECONDS = 5.0
-"""More often than the deployed ``sweep_outbox`` schedule (``rate(1 minute)``): locally there is
-no stream relay, so the sweep is the only backstop when the inline publish fails."""
+SWEEP_INTERVAL_SECONDS = 60.0
+"""The deployed ``sweep_outbox`` schedule: ``rate(1 minute)``."""
+POLL_PAUSE_SECONDS = 0.1
+"""Between two polls of the queue (each a 1-second long poll) or of the stream."""
 
 log = logging.getLogger("formula_intake.aws_local")
 
@@ -108,36 +112,38 @@ def provision(endpoint: str, settings: Settings, *, name_prefix: str) -> tuple[s
     )
 
 
-class Sweeper:
-    """Runs the outbox sweep every ``interval`` seconds, as the ``sweep_outbox`` schedule does."""
+def start_lambda_event_sources(
+    app: Chalice, endpoint: str, settings: Settings, *, consumer: bool, sweep_interval: float
+) -> list[local_lambda.Repeating]:
+    """Poll the queue and the stream and run the sweeper's schedule, invoking ``app``'s handlers.
 
-    def __init__(self, services: bootstrap.Services, interval: float) -> None:
-        self._services = services
-        self._interval = interval
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="outbox-sweeper", daemon=True)
+    The functions Lambda invokes in AWS (``app.handler_map``, as Chalice resolves the handler
+    names of the template), with events shaped as Lambda sends them
+    (`chalicelib.entrypoints.local_lambda`). Without ``consumer`` messages stay on the queue.
+    """
+    handlers = app.handler_map
+    options: dict[str, Any] = {"region_name": settings.aws_region, "endpoint_url": endpoint}
+    # Streams' endpoint is not account-scoped; botocore would otherwise need an account id.
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"), **options)
+    dynamodb = boto3.client("dynamodb", **options)
+    relay = local_lambda.StreamPoller(
+        dynamodb, SerializedClient(streams), settings.table_name, handlers["relay_outbox"]
+    )
+    loops = [local_lambda.Repeating("stream-relay", relay.poll_once, POLL_PAUSE_SECONDS)]
+    if consumer:
+        sqs = boto3.client("sqs", **options)
+        poller = local_lambda.SqsPoller(sqs, settings.queue_url, handlers["consume_messages"])
+        loops.append(local_lambda.Repeating("sqs-consumer", poller.poll_once, POLL_PAUSE_SECONDS))
 
-    def sweep_once(self) -> None:
-        from chalicelib.entrypoints import lambda_handlers
+    def sweep() -> None:
+        handlers["sweep_outbox"](
+            local_lambda.scheduled_event(settings.aws_region), local_lambda.context_for("sweep_outbox")
+        )
 
-        result = lambda_handlers.sweep(self._services, older_than_seconds=self._interval)
-        if result.completed:
-            log.info("outbox sweep published %d message(s)", result.messages_sent)
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self.sweep_once()
-            except Exception:  # like a failed scheduled invocation: logged, and the next tick retries
-                log.exception("outbox sweep failed; retrying in %.0f s", self._interval)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+    loops.append(local_lambda.Repeating("outbox-sweeper", sweep, sweep_interval))
+    for loop in loops:
+        loop.start()
+    return loops
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -145,7 +151,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     devserver.add_server_arguments(
         parser,
         stage="aws-local",
-        worker_help="consume the queue in-process (auto: the stage's FI_WORKER setting)",
+        worker_help="invoke the SQS consumer handler on the queue (auto: the stage's FI_WORKER setting)",
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port on 127.0.0.1 (0: any free)")
     parser.add_argument("--region", default=DEFAULT_REGION)
@@ -190,12 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         dynamodb = boto3.client("dynamodb", region_name=local.aws_region, endpoint_url=endpoint)
         services = bootstrap.build_aws(local, dynamodb=SerializedClient(dynamodb))
         bootstrap.use(services)
-        worker = devserver.start_worker(args.worker)
-        if worker is not None:
-            running.callback(worker.stop, 10)
-        sweeper = Sweeper(services, args.sweep_interval)
-        sweeper.start()
-        running.callback(sweeper.stop)
+        consumer = args.worker == "1" or (args.worker == "auto" and local.worker_enabled)
+        for loop in start_lambda_event_sources(
+            server.app_object, endpoint, local, consumer=consumer, sweep_interval=args.sweep_interval
+        ):
+            running.callback(loop.stop)
         devserver.serve(server, args.host)
     return 0
 

@@ -97,17 +97,21 @@ def _raise_if_failed(result: RelayResult) -> RelayResult:
     return result
 
 
+def is_outbox_insert(record: dict[str, Any]) -> bool:
+    """Whether a DynamoDB stream record is a new outbox item (`tables.STREAM_FILTER_PATTERN`)."""
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    key = image.get(PK, {}).get("S", "")
+    return record.get("eventName") == "INSERT" and isinstance(key, str) and key.startswith(OUTBOX_PREFIX)
+
+
 def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> RelayResult:
     """Relay the outbox items inserted in a DynamoDB stream batch (other records are ignored)."""
     relay = _require_relay(services)
     result = RelayResult()
     for record in records:
-        image = (record.get("dynamodb") or {}).get("NewImage") or {}
-        if record.get("eventName") != "INSERT" or not image.get(PK, {}).get("S", "").startswith(
-            OUTBOX_PREFIX
-        ):
+        if not is_outbox_insert(record):
             continue
-        outbox_id = decode_image(image).outbox_id
+        outbox_id = decode_image(record["dynamodb"]["NewImage"]).outbox_id
         observability.set_correlation_id(outbox_id)
         result += relay.relay_if_pending(outbox_id)
     log.info(

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -24,6 +25,7 @@ from chalicelib import bootstrap, jsonio
 from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.adapters.aws.sqs_setup import create_queues
 from chalicelib.adapters.aws.tables import create_tables
+from chalicelib.clock import Clock
 from chalicelib.config import Settings
 from chalicelib.devserver import make_thread_safe
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
@@ -37,19 +39,20 @@ TABLE = "formula-intake-api-test"
 KEYS_PARAMETER = "/formula-intake/api-test/api-keys"
 
 
-@pytest.fixture
-def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
+@contextmanager
+def installed_aws(table: str, prefix: str, clock: Clock | None = None) -> Iterator[dict[str, Any]]:
+    """moto's table and queues, and the AWS services on them installed for the app."""
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         ssm = boto3.client("ssm", region_name=REGION)
         # As deployed: the keys live in the stage's SecureString parameter.
         ssm.put_parameter(Name=KEYS_PARAMETER, Value=API_KEYS_JSON, Type="SecureString")
-        create_tables(dynamodb, [TABLE])
-        queue_url, dlq_url = create_queues(sqs, name_prefix="api-test", max_receive_count=3)
+        create_tables(dynamodb, [table])
+        queue_url, dlq_url = create_queues(sqs, name_prefix=prefix, max_receive_count=3)
         settings = Settings(
             backend="aws",
-            table_name=TABLE,
+            table_name=table,
             queue_url=queue_url,
             dead_letter_queue_url=dlq_url,
             queue_max_receive_count=3,
@@ -61,6 +64,7 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             dynamodb=SerializedClient(dynamodb),
             sqs=SerializedClient(sqs),
             ssm=SerializedClient(ssm),
+            clock=clock,
         )
         old = bootstrap.use(services)
         try:
@@ -74,6 +78,12 @@ def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
             }
         finally:
             bootstrap.use(old)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:  # noqa: F811
+    with installed_aws(TABLE, "api-test") as installed:
+        yield installed
 
 
 @pytest.fixture

@@ -255,3 +255,17 @@ def test_the_scale_benchmark_over_http_fills_a_server_and_names_every_figure() -
     named = {"scale_http_n", "scale_http_fill_per_s", "scale_http_rss_mib"}
     assert set(figures) == named | size_figure_names("scale_http", "ms")
     assert figures["scale_http_n"] == 300 and all(value > 0 for value in figures.values()), figures
+
+
+@pytest.mark.aws
+def test_the_cost_benchmark_counts_the_calls_of_a_formula_from_request_to_processed() -> None:
+    from bench import bench_cost
+
+    figures = bench_cost.run(backlog=30, cold_runs=1, batch=12)
+    # Counts of AWS calls, not times: the request path is one transaction and the sends are batched.
+    assert figures["cost_request_transactions_single"] == figures["cost_request_transactions_batch"] == 1
+    assert figures["cost_sqs_send_calls_single"] == 1 and figures["cost_sqs_send_calls_batch"] == 2
+    assert figures["cost_aws_calls_per_formula_batch"] < figures["cost_aws_calls_per_formula_single"]
+    assert figures["sweep_backlog"] == 30 and figures["sweep_items_per_s"] > 0
+    assert figures["drain_60k_minutes"] > 0 and figures["cold_start_ms"] > 0 and figures["package_mb"] > 1
+    assert all(figures[f"cost_usd_per_million_{kind}"] > 0 for kind in ("single", "batch"))
