@@ -162,7 +162,8 @@ def harness(client: Any, *, inline_relay: bool = True, outbox: Any = None) -> Ha
     store = DynamoFormulaStore(client, TABLE, clock=clock)
     keys = DynamoIdempotencyStore(client, TABLE)
     queue = FakeQueue()
-    relay = OutboxRelay(outbox or store.outbox, queue, clock)
+    # One item at a time: these tests follow a fake clock that the queue moves call by call.
+    relay = OutboxRelay(outbox or store.outbox, queue, clock, sweep_concurrency=1)
     store.relay = relay if inline_relay else None
     service = SubmissionService(store, keys, clock=clock, new_id=UlidFactory(clock))
     return Harness(clock, store, keys, queue, relay, service)

@@ -134,13 +134,14 @@ def test_the_sweeper_stops_starting_items_at_its_budget_and_never_raises(
     started = h.queue.calls
     assert started == int(25 * SWEEP_BUDGET_SHARE / 5)
     assert len(result.failures) == 1 and len(result.completed) == started - 1
-    assert len(result.skipped) == 1 and len(h.pending()) == 6 - len(result.completed)
+    # every item the sweep did not start is reported skipped (and stays pending for the next one)
+    assert len(result.skipped) == 6 - started and len(h.pending()) == 6 - len(result.completed)
     line = json.loads([r.message for r in caplog.records if "outbox_sweep" in r.message][-1])
     assert line == {
         "event": "outbox_sweep",
         "completed": 3,
         "messages_sent": 3,
-        "skipped": 1,
+        "skipped": 2,
         "failed": 1,
         "dead_letters_marked_failed": 0,
     }
@@ -199,3 +200,21 @@ def test_the_request_starts_batch_calls_only_within_its_inline_budget(client: An
     h.queue.on_call = None
     h.clock.advance(SWEEP_AGE)
     assert h.relay.sweep(older_than_seconds=SWEEP_AGE).messages_sent == 25 and h.pending() == []
+
+
+def test_a_sweep_relays_several_items_at_once(client: Any) -> None:
+    """A backlog drains SWEEP_CONCURRENCY items at a time: the queue sees overlapping sends."""
+    import threading
+
+    from chalicelib.adapters.aws.relay import SWEEP_CONCURRENCY
+
+    h = harness(client, inline_relay=False)
+    for _ in range(SWEEP_CONCURRENCY):
+        h.service.submit(OWNER, submission(1), None)
+    h.clock.advance(SWEEP_AGE)
+    arrived = threading.Barrier(SWEEP_CONCURRENCY, timeout=10)
+    h.queue.on_call = arrived.wait  # passes only when every item's send is under way at once
+    relay = OutboxRelay(h.store.outbox, h.queue, h.clock)
+    result = relay.sweep(older_than_seconds=SWEEP_AGE)
+    assert len(result.completed) == SWEEP_CONCURRENCY and result.ok
+    assert h.pending() == []
