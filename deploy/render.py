@@ -192,7 +192,7 @@ def _error_response(
 
 def gateway_responses() -> dict[str, Any]:
     """API Gateway's own errors (no Lambda involved) in the service's one error shape."""
-    throttled = _error_response("too_many_requests", status=429)
+    throttled = _error_response("rate_limited", status=429)
     throttled["responseParameters"]["gatewayresponse.header.Retry-After"] = "'1'"
     return {
         # An unknown path, or a method a path does not have, is API Gateway's

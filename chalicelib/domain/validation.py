@@ -12,7 +12,7 @@ objects in `chalicelib.domain.model`; this module checks the JSON shape and type
 
 The work is linear in the size of the document and never recursive: only the known structure
 is walked, and values of unknown fields are never looked at. A list that is over its limit (a
-batch of more than 100, more than 1000 materials) is reported as such without checking its items,
+batch of more than 49, more than 1000 materials) is reported as such without checking its items,
 and at most `MAX_DETAILS` problems are listed.
 """
 

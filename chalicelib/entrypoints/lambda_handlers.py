@@ -68,6 +68,7 @@ def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[s
     """Process an SQS batch; return the partial batch response naming the messages to redeliver."""
     worker = build_worker(services)
     unfinished = []
+    processed: list[str] = []  # Lambda deletes these itself: every message the response does not name
     try:
         for record in records:
             try:
@@ -78,7 +79,7 @@ def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[s
                 log.error("undecodable message %s left for the dead-letter queue", record.get("messageId"))
                 unfinished.append(str(record.get("messageId")))
                 continue
-            if worker.handle(message) in {"retry", "failed"}:
+            if worker.handle(message, processed) in {"retry", "failed"}:
                 unfinished.append(message.message_id)
     finally:
         observability.flush()
