@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex
+from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex, band_range, total_band
 from chalicelib.domain.similarity import makeup_of, similarity
 from chalicelib.ports import FormulaRecord, MaterialRecord, SimilarMatch
 
@@ -109,3 +109,38 @@ def test_indexing_again_changes_nothing_and_owners_are_apart() -> None:
     index.index(formula)
     assert len(index.query("alice", {"rose": D(10)}, min_similarity=D("0.1"), limit=10)) == 1
     assert index.query("bob", {"rose": D(10)}, min_similarity=D("0.1"), limit=10) == []
+
+
+@given(
+    total_a=st.decimals(D("0.0001"), D(100), places=4),
+    total_b=st.decimals(D("0.0001"), D(100), places=4),
+    threshold=st.decimals(D("0.01"), D(1), places=4),
+)
+def test_the_bands_read_hold_every_total_in_the_length_range(
+    total_a: Decimal, total_b: Decimal, threshold: Decimal
+) -> None:
+    if threshold * total_a <= total_b and threshold * total_b <= total_a:
+        assert total_band(total_b) in band_range(total_a, threshold)
+
+
+def test_formulas_whose_total_is_out_of_range_are_never_met() -> None:
+    index = InMemorySimilarityIndex()
+    index.index(record("alice", 1, {"Rose": D(10), "Musk": D(5)}))
+    for n in range(2, 12):
+        index.index(record("alice", n, {"Rose": D(10), "Musk": D(5), "Oud": D(40)}))
+        index.index(record("alice", 100 + n, {"Rose": D("0.5")}))
+    result = index.search("alice", {"rose": D(10), "musk": D("5.5")}, min_similarity=D("0.8"), limit=10)
+    assert [m.id for m in result.matches] == ["F000001"]
+    assert result.candidates == 1
+
+
+def test_formulas_met_only_under_a_later_material_are_not_verified() -> None:
+    index = InMemorySimilarityIndex()
+    index.index(record("alice", 1, {"Rare": D(1), "Common": D(9)}))
+    for n in range(2, 6):
+        index.index(record("alice", n, {"Common": D(1), "Other": D(9)}))
+    # Rare is read first; a formula met only under Common shares at most min(9, 1) = 1 of 10,
+    # so the positional bound drops it when met (exactness is the brute-force test's).
+    result = index.search("alice", {"rare": D(1), "common": D(9)}, min_similarity=D("0.8"), limit=10)
+    assert [m.id for m in result.matches] == ["F000001"]
+    assert result.candidates == 5 and result.verified == 1
