@@ -199,6 +199,8 @@ class DynamoOutbox:
         items: list[OutboxItem] = []
         try:
             while len(items) < limit:
+                # Oldest first (the sort key is the time-ordered id): read no more than is wanted.
+                request["Limit"] = limit - len(items)
                 response = self._client.query(**request)
                 items.extend(decode_image(raw) for raw in response["Items"])
                 if "LastEvaluatedKey" not in response:

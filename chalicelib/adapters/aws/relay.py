@@ -199,7 +199,10 @@ class OutboxRelay:
 
         with ThreadPoolExecutor(max_workers=self._sweep_concurrency, thread_name_prefix="sweep") as pool:
             while self._clock() < deadline:
-                page = self._outbox.pending(limit=len(seen) + SWEEP_PAGE, older_than=cutoff)
+                # Relayed items are deleted; only those that stay pending (failed, or skipped
+                # under another relay's lease) come back first, so read past those and one page.
+                still_pending = len(seen) - len(result.completed)
+                page = self._outbox.pending(limit=still_pending + SWEEP_PAGE, older_than=cutoff)
                 fresh = [item for item in page if item.outbox_id not in seen]
                 if not fresh:
                     break
