@@ -153,14 +153,19 @@ def aws_client_config() -> Config:
     """The botocore ``Config`` of every AWS client: explicit timeouts and bounded retries.
 
     botocore's defaults (60 s connect and read timeouts) outlast the 25 s function timeout, so a
-    stalled call would be killed by Lambda instead of retried or answered with a 503.
+    stalled call would be killed by Lambda instead of retried or answered with a 503. The
+    connection pool holds one connection per item a sweep relays at once (botocore's default is
+    10), so the sweep's threads never queue for a connection.
     """
     from botocore.config import Config
+
+    from chalicelib.adapters.aws.relay import SWEEP_CONCURRENCY
 
     return Config(
         connect_timeout=AWS_CONNECT_TIMEOUT_SECONDS,
         read_timeout=AWS_READ_TIMEOUT_SECONDS,
         retries={"mode": "standard", "total_max_attempts": AWS_TOTAL_ATTEMPTS},
+        max_pool_connections=SWEEP_CONCURRENCY,
     )
 
 

@@ -11,6 +11,7 @@ from moto import mock_aws
 from bench.bench_aws import run as bench_aws
 from bench.bench_aws import worst_call_seconds
 from chalicelib import bootstrap
+from chalicelib.adapters.aws.relay import SWEEP_CONCURRENCY
 from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS
 from chalicelib.config import Settings
 from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
@@ -48,6 +49,8 @@ def test_every_client_built_by_bootstrap_has_the_config(
     for client in short:
         assert client.meta.config.read_timeout == bootstrap.AWS_READ_TIMEOUT_SECONDS
         assert client.meta.config.retries["total_max_attempts"] == bootstrap.AWS_TOTAL_ATTEMPTS
+        # a connection for each item a sweep relays at once
+        assert client.meta.config.max_pool_connections >= SWEEP_CONCURRENCY
     assert long_polls[0].meta.config.read_timeout > MAX_WAIT_SECONDS
 
 

@@ -53,7 +53,7 @@ BATCH_SIZE = 10
 """Messages per SendMessageBatch call: SQS's limit. One submission's messages fit in the 400 KB
 outbox item, so a call of 10 never reaches SQS's 1 MiB limit per batch."""
 SWEEP_PAGE = 25
-SWEEP_CONCURRENCY = 8
+SWEEP_CONCURRENCY = 16
 """Items a sweep relays at once: each is three round trips (lease, send, delete) that wait on the
 network, so a backlog drains about this many times faster than one item at a time."""
 
