@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import tables
+from chalicelib.adapters.aws.backoff import Backoff
 from chalicelib.domain.model import total_concentration
 from chalicelib.domain.similarity import EXACT, can_reach, makeup_of, prefix_length, ratio, shared_weight
 from chalicelib.errors import InfrastructureError
@@ -37,7 +38,8 @@ from chalicelib.ports import FormulaRecord, SimilarMatch
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _WRITE_BATCH = 25
 _READ_BATCH = 100
-_ATTEMPTS = 8
+RETRY_SECONDS = 2.0
+"""How long a write or read keeps retrying keys DynamoDB left unprocessed (throttling)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,11 @@ def _unavailable(exc: BaseException) -> InfrastructureError:
 class DynamoSimilarityIndex:
     """`SimilarityIndex` on the service's table."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, *, backoff: Backoff | None = None) -> None:
+        """``backoff``: the pause between retries of keys DynamoDB left unprocessed (throttling)."""
         self._client = client
         self._table = table_name
+        self._backoff = backoff or Backoff(RETRY_SECONDS)
 
     def index(self, record: FormulaRecord) -> None:
         pairs = makeup_of((m.name, m.concentration) for m in record.materials)
@@ -83,11 +87,14 @@ class DynamoSimilarityIndex:
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         pending: dict[str, Any] = {self._table: requests}
+        retries = self._backoff.retries()
         try:
-            for _ in range(_ATTEMPTS):
+            while True:
                 pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
                 if not pending:
                     return
+                if next(retries, None) is None:
+                    break
         except _BOTO_ERRORS as exc:
             raise _unavailable(exc) from exc
         raise InfrastructureError("The similarity index is throttling writes; retry.")
@@ -189,16 +196,17 @@ class DynamoSimilarityIndex:
                     "ExpressionAttributeNames": {"#name": "name"},
                 }
             }
+            retries = self._backoff.retries()
             try:
-                for _ in range(_ATTEMPTS):
+                while True:
                     response = self._client.batch_get_item(RequestItems=pending)
                     calls += 1
                     found.extend(response["Responses"].get(self._table, []))
                     pending = response.get("UnprocessedKeys") or {}
                     if not pending:
                         break
-                else:
-                    raise InfrastructureError("The similarity index is throttling reads; retry.")
+                    if next(retries, None) is None:
+                        raise InfrastructureError("The similarity index is throttling reads; retry.")
             except _BOTO_ERRORS as exc:
                 raise _unavailable(exc) from exc
         return found, calls
