@@ -64,10 +64,6 @@ _ATTEMPTS = 3
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 
 
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(Decimal(repr(value)))}
-
-
 def ttl_value(expires_at: float) -> int:
     """The TTL value stored for an exact expiry time."""
     return math.ceil(expires_at)
@@ -129,13 +125,13 @@ class DynamoIdempotencyStore:
                         "request_hash": {"S": request_hash},
                         "token": {"S": token},
                         "state": {"S": IN_PROGRESS},
-                        "locked_until": _n(now + lock_seconds),
+                        "locked_until": tables.number(now + lock_seconds),
                         tables.TTL_ATTRIBUTE: {"N": str(ttl_value(now + self._ttl))},
                     },
                     ConditionExpression=_FREE,
                     ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in _FREE},
                     ExpressionAttributeValues={
-                        ":now": _n(now),
+                        ":now": tables.number(now),
                         ":in_progress": {"S": IN_PROGRESS},
                         ":hash": {"S": request_hash},
                     },

@@ -89,10 +89,6 @@ _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
 
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(Decimal(repr(value)))}
-
-
 def _unavailable(exc: BaseException) -> InfrastructureError:
     return InfrastructureError(f"The formula store is unavailable ({tables.error_code(exc) or exc}).")
 
@@ -274,7 +270,7 @@ class DynamoFormulaStore:
             {
                 ":new": {"S": STATUS_PROCESSED},
                 ":spk": {"S": tables.status_key(owner, STATUS_PROCESSED)},
-                ":at": _n(at),
+                ":at": tables.number(at),
                 ":attempts": {"N": str(attempts)},
             },
         )

@@ -97,7 +97,10 @@ class DynamoOutbox:
         outbox_id = outbox_id_for(messages)
         lease: dict[str, Any] = {}
         if lease_owner is not None:
-            lease = {"lease_owner": {"S": lease_owner}, "lease_until": _n(created_at + LEASE_SECONDS)}
+            lease = {
+                "lease_owner": {"S": lease_owner},
+                "lease_until": tables.number(created_at + LEASE_SECONDS),
+            }
         return {
             "Put": {
                 "TableName": self._table,
@@ -149,8 +152,8 @@ class DynamoOutbox:
                 ExpressionAttributeNames=_LEASE_NAMES,
                 ExpressionAttributeValues={
                     ":token": {"S": token},
-                    ":until": _n(now + LEASE_SECONDS),
-                    ":now": _n(now),
+                    ":until": tables.number(now + LEASE_SECONDS),
+                    ":now": tables.number(now),
                 },
             )
         except _BOTO_ERRORS as exc:
@@ -209,10 +212,6 @@ class DynamoOutbox:
         except _BOTO_ERRORS as exc:
             raise InfrastructureError("The outbox is unavailable.") from exc
         return items[:limit]
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(Decimal(repr(value)))}
 
 
 def decode_image(image: dict[str, Any]) -> OutboxItem:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.errors import PayloadTooLarge
@@ -227,3 +228,8 @@ def check_transaction_size(actions: list[dict[str, Any]]) -> None:
             f"The submission is too large to store in one transaction ({sum(sizes)} bytes).",
             limit_bytes=MAX_TRANSACTION_BYTES,
         )
+
+
+def number(value: float) -> dict[str, str]:
+    """A time or count as a DynamoDB number attribute, written from its shortest exact text."""
+    return {"N": str(Decimal(repr(value)))}
