@@ -43,6 +43,8 @@ class Services:
     rate_limiter: RateLimiter
     similarity: SimilarityIndex
     relay: OutboxRelay | None = None
+    consumer: Worker | None = None
+    """The worker the Lambda SQS consumer settles messages with (`consumer_worker`), built once."""
 
     @property
     def consumer_api_enabled(self) -> bool:
@@ -246,6 +248,13 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     if settings.backend == "aws":
         return build_aws(settings, clock=clock)
     return build_memory(settings, clock=clock)
+
+
+def consumer_worker(services: Services) -> Worker:
+    """The worker of the Lambda SQS consumer: `build_worker` once per container, not per batch."""
+    if services.consumer is None:
+        services.consumer = build_worker(services)
+    return services.consumer
 
 
 def build_worker(services: Services) -> Worker:

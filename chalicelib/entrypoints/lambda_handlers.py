@@ -33,7 +33,7 @@ from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
-from chalicelib.bootstrap import Services, build_worker
+from chalicelib.bootstrap import Services, consumer_worker
 from chalicelib.errors import InfrastructureError
 from chalicelib.ports import STATUS_QUEUED, DeadLetter
 from chalicelib.services.views import MESSAGE_TYPE
@@ -66,7 +66,7 @@ def batch_item_failures(message_ids: Iterable[str]) -> dict[str, list[dict[str, 
 
 def consume_sqs(services: Services, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """Process an SQS batch; return the partial batch response naming the messages to redeliver."""
-    worker = build_worker(services)
+    worker = consumer_worker(services)
     unfinished = []
     processed: list[str] = []  # Lambda deletes these itself: every message the response does not name
     try:

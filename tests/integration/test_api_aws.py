@@ -282,3 +282,15 @@ def test_the_size_limits_on_the_aws_backend(client: Client, aws: dict[str, Any])
         return [jsonio.loads(m["Body"]) for m in messages]
 
     check_size_limits(client, delivered)
+
+
+def test_the_lambda_consumer_builds_its_worker_once_per_container(
+    client: Client, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    real = bootstrap.build_worker
+    monkeypatch.setattr(bootstrap, "build_worker", lambda services: built.append(services) or real(services))
+    for _ in range(3):
+        post(client, unique_formula())
+        client.lambda_.invoke("consume_messages", {"Records": lambda_records(queued(aws))})
+    assert built == [aws["services"]]
