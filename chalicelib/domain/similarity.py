@@ -18,16 +18,17 @@ they bound (`can_reach`, `prefix_length`); ``docs/similarity.md`` proves them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
+from decimal import Decimal
 
 from chalicelib.domain.canonical import normalise_name
-from chalicelib.domain.model import total_concentration
+from chalicelib.domain.model import SUM_CONTEXT, total_concentration
 
 Makeup = Mapping[str, Decimal]
 """Canonical material key -> concentration."""
 
-EXACT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperation])
-"""Sums, differences and products of valid concentrations and thresholds, never rounded."""
+EXACT = SUM_CONTEXT
+"""Sums, differences and products of valid concentrations and thresholds, never rounded: the
+model's own exact context (any rounding traps)."""
 
 PLACES = 4
 _SCALE = Decimal(10) ** PLACES
