@@ -42,6 +42,7 @@ from chalicelib import bootstrap, devserver
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.config import Settings
+from chalicelib.devserver.logsink import log_lines_to
 from chalicelib.entrypoints import local_lambda
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -164,7 +165,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    log_lines_to(sys.stdout)
     for noisy in ("werkzeug", "botocore"):  # moto's access log; "Found credentials in ..."
         logging.getLogger(noisy).setLevel(logging.WARNING)
     isolate_credentials(os.environ, args.region)

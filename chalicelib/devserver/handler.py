@@ -17,6 +17,7 @@ It keeps Chalice's routing, stage environment and API Gateway imitation, and add
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import socket
@@ -30,6 +31,7 @@ from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayExcep
 
 from chalicelib import jsonio
 from chalicelib.devserver import framing
+from chalicelib.devserver.deadlines import Deadline
 from chalicelib.http.responses import error_body
 
 if TYPE_CHECKING:
@@ -71,21 +73,27 @@ def error_answer(status: int, code: str, message: str, **extra: Any) -> tuple[di
 
 
 class _DeadlineReader(io.RawIOBase):
-    """A socket's reading side that raises `TimeoutError` once ``deadline`` (monotonic) has passed."""
+    """A socket's reading side that raises `TimeoutError` once the watchdog has expired its deadline."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self._sock = sock
-        self.deadline = 0.0
+        self._deadline = deadline
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+        deadline = self._deadline
+        try:
+            if not deadline.expired:
+                received = self._sock.recv_into(buffer)
+                if not deadline.expired:
+                    return received
+        except OSError as exc:
+            if not deadline.expired:
+                raise
+            raise TimeoutError("deadline passed") from exc
+        raise TimeoutError("deadline passed")
 
 
 class OptionsToAppGateway(LocalGateway):
@@ -124,8 +132,8 @@ class FastRequestHandler(ChaliceRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._reader = _DeadlineReader(self.connection)
-        self.rfile = io.BufferedReader(self._reader, 64 * 1024)
+        self._deadline = self.server.watchdog.watch(self.connection)
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self._deadline), 64 * 1024)
 
     def handle_one_request(self) -> None:
         """Wait (bounded) for a request to begin, then read it against the header deadline."""
@@ -133,7 +141,7 @@ class FastRequestHandler(ChaliceRequestHandler):
         first = self._accepted is not None
         begun = self._accepted if self._accepted is not None else time.monotonic()
         self._accepted = None
-        self._reader.deadline = begun + (limits.header_timeout if first else limits.idle_timeout)
+        self._deadline.at = begun + (limits.header_timeout if first else limits.idle_timeout)
         try:
             if not self.rfile.peek(1):
                 self.close_connection = True
@@ -142,7 +150,7 @@ class FastRequestHandler(ChaliceRequestHandler):
             self.close_connection = True
             return
         if not first:
-            self._reader.deadline = time.monotonic() + limits.header_timeout
+            self._deadline.at = time.monotonic() + limits.header_timeout
         super().handle_one_request()
 
     def parse_request(self) -> bool:
@@ -194,7 +202,7 @@ class FastRequestHandler(ChaliceRequestHandler):
                     f"The request body is larger than {limits.max_body_bytes} bytes.",
                     limit_bytes=limits.max_body_bytes,
                 )
-            self._reader.deadline = time.monotonic() + limits.body_timeout
+            self._deadline.at = time.monotonic() + limits.body_timeout
             if length == framing.CHUNKED:
                 body = framing.read_chunked(self.rfile, limits.max_body_bytes)
             else:
@@ -204,6 +212,7 @@ class FastRequestHandler(ChaliceRequestHandler):
         except framing.FramingError as exc:
             self._send_server_error(exc.status, exc.code, exc.message, close=True, **exc.extra)
             return
+        self._deadline.at = math.inf  # the app may take its time (a long poll waits up to 20 s)
         headers = {name: value for name, value in self.headers.items() if name.lower() != "transfer-encoding"}
         if length == framing.CHUNKED:
             headers["Content-Length"] = str(len(body))
@@ -226,7 +235,8 @@ class FastRequestHandler(ChaliceRequestHandler):
     do_TRACE = do_QUERY = _generic_handle
 
     def _send(self, status: int, headers: Mapping[str, Any], body: str | bytes | None) -> None:
-        """Write one answer; a ``HEAD`` request gets the headers (length included) without the body."""
+        """Write one answer, status line to body in one write; a ``HEAD`` request gets the headers
+        (length included) without the body."""
         payload = body.encode("utf-8") if isinstance(body, str) else body or b""
         self.send_response(status)
         out = {"Content-Type": "application/json", **headers, "Content-Length": str(len(payload))}
@@ -235,15 +245,23 @@ class FastRequestHandler(ChaliceRequestHandler):
         for name, value in out.items():
             for item in value if isinstance(value, list) else [value]:
                 self.send_header(name, item)
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD" and status >= 200 and status not in (204, 304):
-            self.wfile.write(payload)
+            self._headers_buffer.append(payload)
+        self.flush_headers()
 
-    def end_headers(self) -> None:
-        self.connection.settimeout(self.server.limits.body_timeout)  # writing the answer is bounded too
-        super().end_headers()
+    def flush_headers(self) -> None:
+        """Write what is buffered, within ``body_timeout``; a write the watchdog cut off is a timeout."""
+        self._deadline.at = time.monotonic() + self.server.limits.body_timeout
+        try:
+            super().flush_headers()
+        except OSError as exc:
+            if self._deadline.expired:
+                raise TimeoutError("deadline passed") from exc
+            raise
 
     def finish(self) -> None:
+        self.server.watchdog.forget(self._deadline)
         super().finish()
         if not self._linger:
             return

@@ -2,8 +2,9 @@
 
 Each connection holds a thread for as long as it is open, so the number of open connections is
 bounded (`Limits.max_connections`); one more is answered 503 in the one error shape and closed
-at once, without a thread. The deadlines in `Limits` (applied by the handler) free the
-connections of clients that send nothing, or half a request, or stay idle between requests.
+at once, without a thread. The deadlines in `Limits` (set by the handler, enforced by the
+server's `Watchdog`) free the connections of clients that send nothing, or half a request, or
+stay idle between requests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
+from chalicelib.devserver.deadlines import Watchdog, tick_for
 from chalicelib.devserver.handler import FastRequestHandler, error_answer
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -49,7 +51,13 @@ class FastHTTPServer(ThreadedHTTPServer):
         if limits is not None:
             self.limits = limits
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        limits = self.limits
+        self.watchdog = Watchdog(tick_for(limits.header_timeout, limits.idle_timeout, limits.body_timeout))
         super().__init__(address, handler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.watchdog.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
