@@ -159,7 +159,7 @@ def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | No
     if not item.keys() <= _FORMULA_FIELDS:
         _unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
     name_at = len(problems)
-    name = _string(item, "name", prefix, problems)
+    name = _string(item, "name", prefix, None, problems)
     parts = _materials(item, prefix, problems)
     if len(problems) == before and name is not None and parts is not None and parts.complete:
         try:
@@ -202,22 +202,21 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
         return None
     parts = _Materials([], [], [])
     for index, entry in enumerate(entries):
-        at = f"{path}[{index}]"
         if not isinstance(entry, dict):
-            problems.append(FieldError(at, f"must be a material object, not {_kind(entry)}"))
+            problems.append(FieldError(f"{path}[{index}]", f"must be a material object, not {_kind(entry)}"))
             parts.complete = False
             continue
         before = len(problems)
         if not entry.keys() <= _MATERIAL_FIELDS:
-            _unknown_fields(entry, _MATERIAL_FIELDS, at, problems)
+            _unknown_fields(entry, _MATERIAL_FIELDS, f"{path}[{index}]", problems)
         name_at = len(problems)
-        name = _string(entry, "name", at, problems)
-        concentration = _concentration(entry, at, problems)
+        name = _string(entry, "name", path, index, problems)
+        concentration = _concentration(entry, path, index, problems)
         if name is not None and concentration is not None and len(problems) == before:
             try:
                 material = Material(name, concentration)
             except ValidationError as exc:
-                problems.extend(_prefixed(at, exc.details))
+                problems.extend(_prefixed(f"{path}[{index}]", exc.details))
                 refused = {detail.field for detail in exc.details}
             else:
                 parts.materials.append(material)
@@ -227,10 +226,10 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
         else:
             refused = set()
             if name is not None and (why := name_problem(name)):
-                problems.insert(name_at, FieldError(f"{at}.name", why))
+                problems.insert(name_at, FieldError(f"{path}[{index}].name", why))
                 refused.add("name")
             if concentration is not None and (why := concentration_problem(concentration)):
-                problems.append(FieldError(f"{at}.concentration", why))
+                problems.append(FieldError(f"{path}[{index}].concentration", why))
                 refused.add("concentration")
         parts.complete = False
         if name is not None and "name" not in refused:
@@ -240,42 +239,54 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
     return parts
 
 
-def _string(obj: dict[str, Any], field: str, prefix: str, problems: list[FieldError]) -> str | None:
-    """The trimmed string in ``obj[field]``, or None with a problem if it is missing or no string."""
-    if field not in obj:
-        problems.append(FieldError(_join(prefix, field), "is required"))
-        return None
-    value = obj[field]
-    if not isinstance(value, str):
-        problems.append(FieldError(_join(prefix, field), f"must be a string, not {_kind(value)}"))
-        return None
-    return value.strip()
+def _string(
+    obj: dict[str, Any], field: str, prefix: str, index: int | None, problems: list[FieldError]
+) -> str | None:
+    """The trimmed string in ``obj[field]``, or None with a problem if it is missing or no string.
 
-
-def _concentration(obj: dict[str, Any], prefix: str, problems: list[FieldError]) -> Decimal | None:
-    """The concentration in ``obj`` as a `Decimal`, or None with a problem if it is not a number
-    (a plain decimal string counts); whether the number is valid is the model's rule."""
-    path = _join(prefix, "concentration")
-    if "concentration" not in obj:
-        problems.append(FieldError(path, "is required"))
-        return None
-    value = obj["concentration"]
+    ``obj`` is at ``prefix`` (``prefix[index]`` when ``index`` is given); the path of a problem
+    is only written when there is one.
+    """
+    value = obj.get(field, _MISSING)
     if isinstance(value, str):
-        if not is_plain_decimal(value):
-            problems.append(FieldError(path, _STRING_CONCENTRATION))
-            return None
-        return Decimal(value)
-    if isinstance(value, OutOfRange):
-        problems.append(
-            FieldError(path, f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)")
-        )
-        return None
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    problems.append(FieldError(path, f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"))
+        return value.strip()
+    problem = "is required" if value is _MISSING else f"must be a string, not {_kind(value)}"
+    problems.append(FieldError(_path(prefix, index, field), problem))
     return None
+
+
+def _concentration(
+    obj: dict[str, Any], prefix: str, index: int, problems: list[FieldError]
+) -> Decimal | None:
+    """The concentration in ``obj`` (at ``prefix[index]``) as a `Decimal`, or None with a problem
+    if it is not a number (a plain decimal string counts); whether the number is valid is the
+    model's rule."""
+    value = obj.get("concentration", _MISSING)
+    if isinstance(value, str):
+        if is_plain_decimal(value):
+            return Decimal(value)
+        problem = _STRING_CONCENTRATION
+    elif isinstance(value, Decimal):
+        return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    elif value is _MISSING:
+        problem = "is required"
+    elif isinstance(value, OutOfRange):
+        problem = f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)"
+    else:
+        problem = f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"
+    problems.append(FieldError(_path(prefix, index, "concentration"), problem))
+    return None
+
+
+_MISSING: Any = object()
+"""What `dict.get` answers for a field the object does not have (``null`` is a value: None)."""
+
+
+def _path(prefix: str, index: int | None, field: str) -> str:
+    """``prefix[index].field``, ``prefix.field`` or ``field``: where a problem is."""
+    return f"{prefix}[{index}].{field}" if index is not None else _join(prefix, field)
 
 
 def _unknown_fields(
