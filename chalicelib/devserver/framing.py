@@ -19,7 +19,7 @@ and any doubt is a refusal after which the connection is closed:
 from __future__ import annotations
 
 import re
-from email.message import Message
+from collections import Counter
 from http.client import HTTPMessage
 from typing import BinaryIO
 
@@ -58,8 +58,13 @@ _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """A header field name: an RFC 9110 token, with nothing between it and its colon."""
 
 
-def read_header_block(rfile: BinaryIO) -> HTTPMessage:
-    """Read the header block that follows a request line, strictly (RFC 9112 §5).
+Fields = list[tuple[str, str]]
+"""A header block's fields in the order sent: (name in lower case, value)."""
+
+
+def read_header_block(rfile: BinaryIO) -> tuple[HTTPMessage, Fields]:
+    """Read the header block that follows a request line, strictly (RFC 9112 §5): the headers
+    as ``http.server`` keeps them, and the same fields as a plain list for the framing checks.
 
     Each line is ``name: value`` with the name a token and the colon right after it; a folded
     (continued) line, a line without a colon, a bare CR, a line over `MAX_HEADER_LINE` bytes or
@@ -67,29 +72,33 @@ def read_header_block(rfile: BinaryIO) -> HTTPMessage:
     text with their outer blanks removed, as ``http.client`` reads them.
     """
     headers = HTTPMessage()
+    fields: Fields = []
     for _ in range(MAX_HEADERS + 1):
         line = rfile.readline(MAX_HEADER_LINE + 1)
         if len(line) > MAX_HEADER_LINE:
             raise FramingError(431, "headers_too_large", "A header line is too long.")
         if line in (b"\r\n", b"\n", b""):
-            return headers
+            return headers, fields
         if line[:1] in (b" ", b"\t"):
             raise _bad("A header is folded over several lines.")
         name, colon, value = line.partition(b":")
         value = value.rstrip(b"\r\n").strip(b" \t")
         if not colon or not _FIELD_NAME.fullmatch(name) or b"\r" in value or b"\n" in value:
             raise _bad("A header line is malformed (no colon right after the field name).")
-        headers[name.decode("ascii")] = value.decode("iso-8859-1")
+        name_text, value_text = name.decode("ascii"), value.decode("iso-8859-1")
+        headers[name_text] = value_text
+        fields.append((name_text.lower(), value_text))
     raise FramingError(431, "headers_too_large", f"A request has more than {MAX_HEADERS} headers.")
 
 
-def check_header_block(headers: Message, *, http_1_0: bool) -> None:
+def check_header_block(fields: Fields, *, http_1_0: bool) -> None:
     """Refuse a header block that repeats a header the service reads once, or that frames an
     HTTP/1.0 request with Transfer-Encoding."""
+    counts = Counter(name for name, _ in fields)
     for name in SINGLE_HEADERS:
-        if len(headers.get_all(name) or ()) > 1:
+        if counts[name] > 1:
             raise _bad(f"The {name} header appears more than once.", header=name)
-    if http_1_0 and headers.get_all("transfer-encoding"):
+    if http_1_0 and counts["transfer-encoding"]:
         raise _bad("Transfer-Encoding is not allowed on an HTTP/1.0 request.", header="transfer-encoding")
 
 
@@ -97,12 +106,12 @@ CHUNKED = -1
 """`body_length`'s answer for a chunked body."""
 
 
-def body_length(headers: Message) -> int:
+def body_length(fields: Fields) -> int:
     """The body's length in bytes from ``Content-Length``, `CHUNKED`, or 0 when neither is sent."""
-    encodings = headers.get_all("transfer-encoding")
-    lengths = headers.get_all("content-length")
-    if encodings is not None:
-        if lengths is not None:
+    encodings = [value for name, value in fields if name == "transfer-encoding"]
+    lengths = [value for name, value in fields if name == "content-length"]
+    if encodings:
+        if lengths:
             raise _bad(
                 "A request may not carry both Transfer-Encoding and Content-Length.", header="content-length"
             )
@@ -117,7 +126,7 @@ def body_length(headers: Message) -> int:
             "Only the chunked transfer coding is supported.",
             header="transfer-encoding",
         )
-    if lengths is None:
+    if not lengths:
         return 0
     if len(lengths) > 1:
         raise _bad("The content-length header appears more than once.", header="content-length")

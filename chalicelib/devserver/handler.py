@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException
+from chalice.local import ChaliceRequestHandler, LambdaContext, LocalGateway, LocalGatewayException
 
 from chalicelib import jsonio
 from chalicelib.devserver import framing
@@ -97,7 +97,8 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class OptionsToAppGateway(LocalGateway):
-    """Chalice's API Gateway imitation, except that ``OPTIONS`` reaches the app.
+    """Chalice's API Gateway imitation, except that ``OPTIONS`` reaches the app (and the stage's
+    Lambda settings are read once, not per request).
 
     The imitation answers ``OPTIONS`` itself with an empty 200 (a CORS preflight) on any route
     without an ``OPTIONS`` view. No route here enables CORS, so the app answers instead: 405 with
@@ -108,6 +109,17 @@ class OptionsToAppGateway(LocalGateway):
     def __init__(self, app_object: Any, config: Any) -> None:
         super().__init__(app_object, config)
         self._routes: Mapping[str, Mapping[str, Any]] = app_object.routes
+        # The stage's Lambda settings, read once: Chalice looks each up through the stage's
+        # layered configuration on every request.
+        seconds = config.lambda_timeout
+        self._context_settings = {
+            "function_name": config.function_name,
+            "memory_size": config.lambda_memory_size,
+            "max_runtime_ms": (self.MAX_LAMBDA_EXECUTION_TIME if seconds is None else seconds) * 1000,
+        }
+
+    def _generate_lambda_context(self) -> LambdaContext:
+        return LambdaContext(**self._context_settings)
 
     def _has_user_defined_options_method(self, lambda_event: Any) -> bool:
         views = self._routes[lambda_event["requestContext"]["resourcePath"]]
@@ -177,7 +189,7 @@ class FastRequestHandler(ChaliceRequestHandler):
         if self.path.startswith("//"):  # not an absolute URI without a scheme to any client
             self.path = "/" + self.path.lstrip("/")
         try:
-            self.headers = framing.read_header_block(self.rfile)
+            self.headers, self._fields = framing.read_header_block(self.rfile)
         except framing.FramingError as exc:
             self._send_server_error(exc.status, exc.code, exc.message, close=True, **exc.extra)
             return False
@@ -193,8 +205,8 @@ class FastRequestHandler(ChaliceRequestHandler):
         limits = self.server.limits
         major, minor = self.request_version.removeprefix("HTTP/").split(".")
         try:
-            framing.check_header_block(self.headers, http_1_0=(int(major), int(minor)) < (1, 1))
-            length = framing.body_length(self.headers)
+            framing.check_header_block(self._fields, http_1_0=(int(major), int(minor)) < (1, 1))
+            length = framing.body_length(self._fields)
             if length > limits.max_body_bytes:
                 raise framing.FramingError(
                     413,
@@ -213,9 +225,9 @@ class FastRequestHandler(ChaliceRequestHandler):
             self._send_server_error(exc.status, exc.code, exc.message, close=True, **exc.extra)
             return
         self._deadline.at = math.inf  # the app may take its time (a long poll waits up to 20 s)
-        headers = {name: value for name, value in self.headers.items() if name.lower() != "transfer-encoding"}
+        headers = {name: value for name, value in self._fields if name != "transfer-encoding"}
         if length == framing.CHUNKED:
-            headers["Content-Length"] = str(len(body))
+            headers["content-length"] = str(len(body))
         method = "GET" if self.command == "HEAD" else self.command
         try:
             response = self.local_gateway.handle_request(
