@@ -36,9 +36,9 @@ fingerprints move to a new version.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Protocol
 
 from chalicelib.domain.canonical import canonical_decimal
@@ -59,11 +59,13 @@ class CanonicalMaterial(Protocol):
 def canonical_encoding(materials: Iterable[CanonicalMaterial]) -> bytes:
     """The canonical byte string of a material make-up (steps 1-3 of the module docstring)."""
     pairs = sorted((m.key, canonical_decimal(m.concentration)) for m in materials)
-    return _ENCODER.encode(pairs).encode("utf-8")
+    text = ",".join(f"[{_string(key)},{_string(value)}]" for key, value in pairs)
+    return f"[{text}]".encode()
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""Compact JSON that keeps non-ASCII text as it is (what steps 3 and 4 hash)."""
+_string = encode_basestring
+"""A JSON string that keeps non-ASCII text as it is: the string writer of
+``json.dumps(..., ensure_ascii=False)`` (step 3), applied to each string of the compact array."""
 
 
 def fingerprint(materials: Iterable[CanonicalMaterial]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -256,3 +257,25 @@ def test_the_key_of_a_key_is_itself_for_every_code_point() -> None:
         for name in names:
             key = normalise_name(name)
             assert normalise_name(key) == key, hex(code)
+
+
+class _Pair:
+    """A canonical material given directly by its key and concentration (any text as the key)."""
+
+    def __init__(self, key: str, concentration: str) -> None:
+        self.key = key
+        self.concentration = Decimal(concentration)
+
+
+def test_the_encoding_is_the_compact_json_array_the_definition_names() -> None:
+    """Step 3, for any text: ``json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))``."""
+    alphabet = 'ab "\\/\u00e9\u4e2d\U0001f600\u2028\x00\x1f\x7f'
+    rng = random.Random(7)
+    for _ in range(500):
+        keys = {
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 5))
+        }
+        materials = [_Pair(key, rng.choice(["1", "15.50", "0.001", "100"])) for key in keys]
+        pairs = sorted((m.key, canonical_decimal(m.concentration)) for m in materials)
+        expected = json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        assert canonical_encoding(materials) == expected
