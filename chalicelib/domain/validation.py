@@ -18,6 +18,7 @@ and at most `MAX_DETAILS` problems are listed.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -214,7 +215,7 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
         concentration = _concentration(entry, path, index, problems)
         if name is not None and concentration is not None and len(problems) == before:
             try:
-                material = Material(name, concentration)
+                material = known_material(name, str(concentration))
             except ValidationError as exc:
                 problems.extend(_prefixed(f"{path}[{index}]", exc.details))
                 refused = {detail.field for detail in exc.details}
@@ -237,6 +238,19 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
         if concentration is not None and "concentration" not in refused:
             parts.concentrations.append(concentration)
     return parts
+
+
+@functools.lru_cache(maxsize=16_384)
+def known_material(name: str, concentration: str) -> Material:
+    """The `Material` named ``name`` (trimmed) at the exact decimal ``concentration`` (its text).
+
+    Formulas draw their materials from a small vocabulary at a few concentrations, so each
+    recent pair is built, and its rules checked, once: every formula that lists it shares one
+    immutable object (which a store can then hold once for all of them). The text keeps the
+    written digits, so ``12.50`` and ``12.5`` are two materials. An invalid pair raises
+    `ValidationError` every time.
+    """
+    return Material(name, Decimal(concentration))
 
 
 def _string(

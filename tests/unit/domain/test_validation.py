@@ -693,3 +693,26 @@ def test_colons_inside_strings_are_just_text() -> None:
     raw = b'{"name":"Note: citrus","materials":[{"name":"Rose: absolute","concentration":1}]}'
     [parsed] = parse_request_body(raw).formulas
     assert parsed.name == "Note: citrus" and parsed.materials[0].name == "Rose: absolute"
+
+
+def _one(body: str) -> Formula:
+    return parse_request_body(body.encode()).formulas[0]
+
+
+def test_a_material_listed_again_is_the_same_object_with_its_written_digits() -> None:
+    first = _one('{"name": "A", "materials": [{"name": " Oud ", "concentration": "12.50"}]}')
+    again = _one('{"name": "B", "materials": [{"name": "Oud", "concentration": 12.50}]}')
+    other = _one('{"name": "C", "materials": [{"name": "Oud", "concentration": "12.5"}]}')
+    assert again.materials[0] is first.materials[0]  # a string and a number with the same digits
+    assert str(first.materials[0].concentration) == "12.50"
+    assert other.materials[0] is not first.materials[0]
+    assert str(other.materials[0].concentration) == "12.5"
+    assert other.fingerprint == first.fingerprint  # equal by value all the same
+
+
+def test_an_invalid_material_is_refused_every_time_it_is_sent() -> None:
+    body = b'{"name": "A", "materials": [{"name": "Oud", "concentration": "100.5"}]}'
+    for _ in range(2):
+        with pytest.raises(ValidationError) as caught:
+            parse_request_body(body)
+        assert [d.field for d in caught.value.details] == ["materials[0].concentration"]
