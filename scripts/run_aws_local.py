@@ -42,7 +42,6 @@ from chalicelib import bootstrap, devserver
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.adapters.aws.serialized import SerializedClient
 from chalicelib.config import Settings
-from chalicelib.devserver.logsink import log_lines_to
 from chalicelib.entrypoints import local_lambda
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -165,7 +164,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    log_lines_to(sys.stdout)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     for noisy in ("werkzeug", "botocore"):  # moto's access log; "Found credentials in ..."
         logging.getLogger(noisy).setLevel(logging.WARNING)
     isolate_credentials(os.environ, args.region)

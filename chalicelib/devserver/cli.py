@@ -21,7 +21,6 @@ from types import FrameType
 from chalice.local import LocalDevServer
 
 from chalicelib import bootstrap
-from chalicelib.devserver.logsink import log_lines_to
 from chalicelib.devserver.server import CannotListen, Limits, check_can_listen, create_server
 from chalicelib.worker import Worker
 
@@ -152,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="restart when a file under the project changes (in-memory data does not survive a restart)",
     )
     args = parser.parse_args(argv)
-    log_lines_to(sys.stdout)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     if args.autoreload and os.environ.get("CHALICE_WORKER") is None:
         try:
             check_can_listen(args.host, args.port)
