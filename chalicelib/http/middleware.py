@@ -21,7 +21,6 @@ The middleware finds the stage's keys and rate limiter through a callable it is 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 import uuid
@@ -30,7 +29,7 @@ from typing import Any, Protocol
 
 from chalice.app import Request, Response
 
-from chalicelib import observability
+from chalicelib import jsonio, observability
 from chalicelib.errors import FieldError, InfrastructureError, UnsupportedMediaType, ValidationError
 from chalicelib.http import media
 from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
@@ -215,7 +214,7 @@ def make_edge(services: Callable[[], EdgeServices]) -> Middleware:
             "status": response.status_code,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         }
-        log.info(json.dumps(line))
+        log.info(jsonio.dumps(line))
         observability.flush()
         return response
 
