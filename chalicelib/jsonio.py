@@ -26,7 +26,7 @@ MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in a request body."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_IN_TEXT = re.compile(r"[\ud800-\udfff]|\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class JsonError(ValueError):
@@ -108,8 +108,13 @@ def loads(
         raise JsonError("malformed JSON: a value could not be read") from exc
     # The walk below can only find something when the text could hold it: nesting deeper than
     # ``max_depth`` needs more opening brackets than that, and a surrogate in a parsed string
-    # needs one in the text or a ``\\uD800``-``\\uDFFF`` escape.
-    if text.count("[") + text.count("{") > max_depth or _SURROGATE_IN_TEXT.search(text):
+    # needs a ``\\uD800``-``\\uDFFF`` escape in the text, or one in the text itself (which
+    # text decoded from UTF-8 cannot hold: the codec refuses encoded surrogates).
+    if (
+        text.count("[") + text.count("{") > max_depth
+        or ("\\u" in text and _SURROGATE_ESCAPE.search(text))
+        or (not isinstance(raw, bytes) and _SURROGATE.search(text))
+    ):
         _check_tree(value, max_depth)
     return value
 

@@ -115,6 +115,9 @@ def test_the_tree_checks_hold_whatever_the_text_looks_like() -> None:
         jsonio.loads(b'{"a": ["ok", {"b": "\\uDBFF"}]}')
     with pytest.raises(jsonio.JsonError, match="deeper than 32"):
         jsonio.loads(b'[{"a":' * 16 + b"[1]" + b"}]" * 16 + b"")
+    with pytest.raises(jsonio.JsonError, match="not valid UTF-8"):  # a surrogate encoded in bytes
+        jsonio.loads('["\ud800"]'.encode("utf-8", "surrogatepass"))
+    assert jsonio.loads(b'["\\\\uD800"]') == ["\\uD800"]  # an escaped backslash, then text
 
 
 def test_an_int_subclass_is_written_as_its_number() -> None:
