@@ -16,6 +16,8 @@ It keeps Chalice's routing, stage environment and API Gateway imitation, and add
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import io
 import math
 import os
@@ -70,6 +72,13 @@ def error_answer(status: int, code: str, message: str, **extra: Any) -> tuple[di
         "Content-Length": str(len(body)),
     }
     return headers, body
+
+
+@functools.lru_cache(maxsize=4)
+def _http_date(second: int) -> str:
+    """An HTTP date (RFC 9110 IMF-fixdate) for a whole second since the epoch."""
+    text: str = email.utils.formatdate(second, usegmt=True)
+    return text
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -318,6 +327,10 @@ class FastRequestHandler(ChaliceRequestHandler):
         self._send_server_error(
             code, _ERROR_CODES.get(code, "bad_request"), message or status.phrase, close=True
         )
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header's value, as `http.server` writes it, formatted once per second."""
+        return _http_date(math.floor(time.time() if timestamp is None else timestamp))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if os.environ.get("FI_ACCESS_LOG", "1") != "0":

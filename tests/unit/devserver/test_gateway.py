@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from chalice.cli.factory import CLIFactory
 from chalice.local import LocalGateway
 
-from chalicelib.devserver.handler import OptionsToAppGateway
+from chalicelib.devserver.handler import FastRequestHandler, OptionsToAppGateway
 
 PROJECT = Path(__file__).resolve().parents[3]
 
@@ -27,3 +29,11 @@ def test_the_context_holds_what_chalices_own_gateway_gives(stage: str) -> None:
         chalices.get_remaining_time_in_millis(), abs=1000
     )
     assert ours.aws_request_id != chalices.aws_request_id  # a new id for every request
+
+
+def test_the_date_header_is_what_http_server_writes() -> None:
+    ours = FastRequestHandler.__new__(FastRequestHandler)
+    stock = BaseHTTPRequestHandler.__new__(BaseHTTPRequestHandler)
+    for moment in (0.0, 1_780_000_000.999, 1_780_000_001.0, -0.5):
+        assert ours.date_time_string(moment) == stock.date_time_string(moment)
+    assert ours.date_time_string() in {stock.date_time_string(), stock.date_time_string(time.time() - 1)}
