@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -109,13 +110,13 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, stage: str, worker_
     defaults = Limits()
     parser.add_argument(
         "--header-timeout",
-        type=float,
+        type=_seconds,
         default=defaults.header_timeout,
         help="seconds a client has to send a request's headers (default %(default)s)",
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_seconds,
         default=defaults.idle_timeout,
         help="seconds a keep-alive connection may wait for its next request (default %(default)s)",
     )
@@ -125,6 +126,17 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, stage: str, worker_
         default=defaults.max_connections,
         help="open connections served at once; more get 503 (default %(default)s)",
     )
+
+
+def _seconds(text: str) -> float:
+    """A timeout option: a finite number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def limits_from(args: argparse.Namespace) -> Limits:

@@ -162,17 +162,21 @@ class FastRequestHandler(ChaliceRequestHandler):
         first = self._accepted is not None
         begun = self._accepted if self._accepted is not None else time.monotonic()
         self._accepted = None
-        self._deadline.at = begun + (limits.header_timeout if first else limits.idle_timeout)
         try:
+            self._move(begun + (limits.header_timeout if first else limits.idle_timeout))
             if not self.rfile.peek(1):
                 self.close_connection = True
                 return
-        except OSError:  # the idle or header deadline passed, or the client went away
+            if not first:
+                self._move(time.monotonic() + limits.header_timeout)
+        except OSError:  # the idle or header deadline passed (TimeoutError), or the client went away
             self.close_connection = True
             return
-        if not first:
-            self._deadline.at = time.monotonic() + limits.header_timeout
         super().handle_one_request()
+
+    def _move(self, at: float) -> None:
+        """Start the connection's next phase, due at ``at``; `TimeoutError` if the last ran out."""
+        self.server.watchdog.move(self._deadline, at)
 
     def parse_request(self) -> bool:
         """The request line and header block, strictly: ``METHOD target HTTP/1.x`` (no HTTP/0.9,
@@ -223,7 +227,7 @@ class FastRequestHandler(ChaliceRequestHandler):
                     f"The request body is larger than {limits.max_body_bytes} bytes.",
                     limit_bytes=limits.max_body_bytes,
                 )
-            self._deadline.at = time.monotonic() + limits.body_timeout
+            self._move(time.monotonic() + limits.body_timeout)
             if length == framing.CHUNKED:
                 body = framing.read_chunked(self.rfile, limits.max_body_bytes)
             else:
@@ -233,7 +237,7 @@ class FastRequestHandler(ChaliceRequestHandler):
         except framing.FramingError as exc:
             self._send_server_error(exc.status, exc.code, exc.message, close=True, **exc.extra)
             return
-        self._deadline.at = math.inf  # the app may take its time (a long poll waits up to 20 s)
+        self._move(math.inf)  # the app may take its time (a long poll waits up to 20 s)
         headers = {name: value for name, value in self._fields if name != "transfer-encoding"}
         if length == framing.CHUNKED:
             headers["content-length"] = str(len(body))
@@ -273,7 +277,7 @@ class FastRequestHandler(ChaliceRequestHandler):
 
     def flush_headers(self) -> None:
         """Write what is buffered, within ``body_timeout``; a write the watchdog cut off is a timeout."""
-        self._deadline.at = time.monotonic() + self.server.limits.body_timeout
+        self._move(time.monotonic() + self.server.limits.body_timeout)
         try:
             super().flush_headers()
         except OSError as exc:

@@ -10,6 +10,7 @@ stay idle between requests.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import socket
 import threading
@@ -38,6 +39,14 @@ class Limits:
     """Reading a request's body; and, separately, writing its answer."""
     max_connections: int = 256
     max_body_bytes: int = MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "idle_timeout", "body_timeout"):
+            seconds = getattr(self, name)
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(f"{name} must be a finite number of seconds, 0 or more (not {seconds})")
+        if self.max_connections < 1 or self.max_body_bytes < 0:
+            raise ValueError("max_connections must be at least 1 and max_body_bytes at least 0")
 
 
 class FastHTTPServer(ThreadedHTTPServer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import pytest
 
@@ -60,3 +61,12 @@ def test_the_connection_limits_are_options_of_both_servers() -> None:
     expected = devserver.Limits(header_timeout=0.5, idle_timeout=2.0, max_connections=8)
     assert devserver.limits_from(_parsed("local", argv)) == expected
     assert devserver.limits_from(run_aws_local.parse_args(argv)) == expected
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_a_timeout_must_be_a_finite_number_of_seconds(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parsed("local", ["--header-timeout", value])
+    assert "is not a number of seconds" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="finite number of seconds"):
+        devserver.Limits(idle_timeout=float(value) if value != "soon" else math.nan)

@@ -107,6 +107,7 @@ def test_the_tick_is_a_tenth_of_the_shortest_timeout_and_at_most_a_quarter_secon
     assert tick_for(0.5, 10, 30) == pytest.approx(0.05)
     assert tick_for(10, 15, 30) == MAX_TICK
     assert tick_for(0, 15, 30) == MAX_TICK  # a zero timeout is no bound on the tick
+    assert tick_for(0, 0, 0) == MAX_TICK
     assert tick_for(0.001) > 0
 
 
@@ -122,3 +123,62 @@ def test_the_thread_starts_with_the_first_watch_and_stops_on_close(
     assert pair[1].recv(10) == b""
     dog.close()
     assert not thread.is_alive()
+
+
+def test_a_phase_starts_only_if_the_last_one_did_not_run_out(
+    watchdog: Watchdog, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = pair
+    deadline = watchdog.watch(server)
+    watchdog.move(deadline, 10.0, now=0.0)  # from no deadline: always possible
+    watchdog.move(deadline, 20.0, now=9.9)  # the headers came in time
+    assert deadline.at == 20.0
+    with pytest.raises(TimeoutError):  # the body came too late, even if it was already buffered
+        watchdog.move(deadline, math.inf, now=20.0)
+    assert deadline.expired and client.recv(10) == b""
+
+
+def test_a_phase_cannot_start_on_an_expired_connection(
+    watchdog: Watchdog, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    deadline = watchdog.watch(pair[0])
+    deadline.at = 5.0
+    watchdog.expire_passed(6.0)
+    with pytest.raises(TimeoutError):  # the app never runs on a connection the watchdog cut
+        watchdog.move(deadline, math.inf, now=0.0)
+
+
+def test_closing_shuts_down_what_is_watched_and_whatever_comes_later() -> None:
+    first, first_peer = socket.socketpair()
+    later, later_peer = socket.socketpair()
+    dog = Watchdog(tick=3600)
+    try:
+        in_app = dog.watch(first)
+        dog.move(in_app, math.inf, now=0.0)  # a request in the app: no deadline of its own
+        dog.close()
+        assert in_app.expired and first_peer.recv(10) == b""
+        accepted_late = dog.watch(later)
+        assert accepted_late.expired and later_peer.recv(10) == b""
+        with pytest.raises(TimeoutError):
+            dog.move(accepted_late, 1.0, now=0.0)
+    finally:
+        for sock in (first, first_peer, later, later_peer):
+            sock.close()
+
+
+def test_the_thread_ends_when_nothing_is_watched_and_comes_back_with_a_connection(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    before = set(threading.enumerate())
+    dog = Watchdog(tick=0.005)
+    try:
+        deadline = dog.watch(pair[0])
+        (thread,) = set(threading.enumerate()) - before
+        dog.forget(deadline)
+        thread.join(timeout=5)  # it notices within a tick
+        assert not thread.is_alive()
+        again = dog.watch(pair[0])
+        again.at = 0.0
+        assert pair[1].recv(10) == b""  # a new thread enforces the new connection's deadline
+    finally:
+        dog.close()
