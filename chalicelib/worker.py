@@ -14,7 +14,6 @@ unfinished message is always redelivered. One JSON log line per message, without
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib import observability
+from chalicelib import jsonio, observability
 from chalicelib.clock import Clock
 from chalicelib.errors import FormulaIntakeError, ReceiptHandleError
 from chalicelib.ports import ReceivedMessage
@@ -131,7 +130,7 @@ class Worker:
         }
         if error is not None:
             line["error_type"] = error.split(":", 1)[0]
-        log.info(json.dumps(line))
+        log.info(jsonio.dumps(line))
         self._measure(message, outcome)
         return outcome
 
@@ -148,7 +147,7 @@ class Worker:
         try:
             operation(*args)  # type: ignore[operator]
         except ReceiptHandleError as exc:
-            log.warning(json.dumps({"event": "settle_failed", "error": describe(exc)}))
+            log.warning(jsonio.dumps({"event": "settle_failed", "error": describe(exc)}))
 
     def run_once(self) -> int:
         """One receive (long-polling up to ``wait_seconds``) and its messages; return how many."""
@@ -171,7 +170,7 @@ class Worker:
                 outcomes = [exc] * len(acks)
             for error in outcomes:
                 if error is not None:
-                    log.warning(json.dumps({"event": "settle_failed", "error": describe(error)}))
+                    log.warning(jsonio.dumps({"event": "settle_failed", "error": describe(error)}))
         return len(messages)
 
     def _loop(self) -> None:
@@ -180,7 +179,7 @@ class Worker:
                 if not self.run_once() and self._wait_seconds == 0:
                     self._stopping.wait(IDLE_POLL_SECONDS)
             except Exception as exc:  # the queue itself failed: log, back off, keep serving
-                log.error(json.dumps({"event": "receive_failed", "error": describe(exc)}))
+                log.error(jsonio.dumps({"event": "receive_failed", "error": describe(exc)}))
                 self._stopping.wait(1.0)
 
     def start(self) -> None:

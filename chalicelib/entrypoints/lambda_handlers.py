@@ -22,12 +22,11 @@ relay failure raises so that Lambda retries the stream batch (the sweeper is the
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import observability
+from chalicelib import jsonio, observability
 from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
@@ -116,7 +115,7 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
         observability.set_correlation_id(outbox_id)
         result += relay.relay_if_pending(outbox_id)
     log.info(
-        json.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
+        jsonio.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
     )
     return _raise_if_failed(result)
 
@@ -157,7 +156,7 @@ def sweep(
             "failed": len(result.failures),
             "dead_letters_marked_failed": dead["marked_failed"],
         }
-        (log.error if result.failures else log.info)(json.dumps(line))
+        (log.error if result.failures else log.info)(jsonio.dumps(line))
     finally:
         _measure_backlog(services)
         observability.flush()
@@ -186,7 +185,7 @@ def _record_peeked_dead_letters(services: Services) -> dict[str, int]:
     try:
         return record_dead_letters(services, services.queue.dead_letters(limit=DEAD_LETTER_PEEK_LIMIT))
     except InfrastructureError as exc:
-        log.error(json.dumps({"event": "dead_letter_scan_failed", "error": str(exc)}))
+        log.error(jsonio.dumps({"event": "dead_letter_scan_failed", "error": str(exc)}))
         return {"marked_failed": 0}
 
 
@@ -222,5 +221,5 @@ def record_dead_letters(services: Services, letters: Iterable[DeadLetter]) -> di
             changed = change.changed
         outcomes["marked_failed" if changed else "already_settled"] += 1
         if changed:
-            log.info(json.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": True}))
+            log.info(jsonio.dumps({"event": "dead_letter", "formula_id": formula_id, "marked_failed": True}))
     return outcomes

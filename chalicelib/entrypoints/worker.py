@@ -6,7 +6,6 @@ python -m chalicelib.entrypoints.worker --url http://127.0.0.1:8000 --concurrenc
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from chalicelib import jsonio
 from chalicelib.adapters.http_consumer import HttpConsumer
 from chalicelib.services.processing import HandlerRegistry, Processor, load_plugins
 from chalicelib.worker import Backoff, Worker
@@ -66,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     worker.start()
-    log.info(json.dumps({"event": "worker_started", "url": args.url, "concurrency": args.concurrency}))
+    log.info(jsonio.dumps({"event": "worker_started", "url": args.url, "concurrency": args.concurrency}))
     stopped.wait()
     clean = worker.stop(timeout=args.wait_seconds + args.visibility_timeout)
-    log.info(json.dumps({"event": "worker_stopped", "clean": clean}))
+    log.info(jsonio.dumps({"event": "worker_stopped", "clean": clean}))
     return 0 if clean else 1
 
 

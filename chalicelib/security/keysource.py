@@ -16,11 +16,11 @@ not take the API down, at the cost of a revoked key working until the parameter 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 
+from chalicelib import jsonio
 from chalicelib.clock import Clock
 from chalicelib.errors import InfrastructureError
 from chalicelib.security.apikeys import ApiKeyConfigError, ApiKeys, Principal
@@ -94,7 +94,7 @@ class RefreshingApiKeys:
         else:
             self._keys = keys
             self._next_read = now + self._cache_seconds
-            log.info(json.dumps({"event": "api_keys_loaded", "source": self._source, "keys": len(keys)}))
+            log.info(jsonio.dumps({"event": "api_keys_loaded", "source": self._source, "keys": len(keys)}))
 
     def _failed(self, now: float, problem: str, exc: Exception) -> None:
         self._problem = problem
@@ -105,4 +105,4 @@ class RefreshingApiKeys:
             "problem": str(exc),
             "keeping_previous_keys": self._keys is not None,
         }
-        log.error(json.dumps(line))
+        log.error(jsonio.dumps(line))
