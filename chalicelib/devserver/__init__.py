@@ -1,13 +1,14 @@
 """`make run`'s server: Chalice's own `LocalDevServer` with a hardened request handler.
 
 It serves the same app, routes, stage configuration and API Gateway imitation as `chalice
-local`, and adds strict HTTP/1.1 framing, socket deadlines, a bound on open connections, the
+local`, and adds strict HTTP/1.1 framing, connection deadlines, a bound on open connections, the
 promised headers on every answer, ``HEAD``, and ``TCP_NODELAY``. What it guarantees is written
 in docs/devserver.md. `make run-aws-local` (scripts/run_aws_local.py) serves through it too.
 
 - `cli`: options, the in-process worker, signals, the reloader (``python -m chalicelib.devserver``);
 - `server`: `create_server`, `Limits`, the connection bound;
-- `handler`: one connection's requests; `framing`: where a request's body ends.
+- `handler`: one connection's requests; `framing`: where a request's body ends;
+- `deadlines`: the watchdog that keeps every connection's deadline.
 """
 
 from chalicelib.devserver.cli import add_server_arguments, limits_from, main, serve, start_worker

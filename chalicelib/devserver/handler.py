@@ -4,9 +4,10 @@ It keeps Chalice's routing, stage environment and API Gateway imitation, and add
 
 - strict message framing (`framing`): chunked bodies decoded, doubtful lengths refused, and the
   connection closed after any framing error, so a body can never be read as a second request;
-- deadlines on the socket: a request's header block must arrive within ``header_timeout`` of
-  its first byte (or of the connection's accept), its body within ``body_timeout``, and a
-  keep-alive connection waits ``idle_timeout`` for its next request before it is closed;
+- deadlines, kept by the server's `deadlines.Watchdog`: a request's header block must arrive
+  within ``header_timeout`` of its first byte (or of the connection's accept), its body within
+  ``body_timeout``, its answer be written within ``body_timeout``, and a keep-alive connection
+  waits ``idle_timeout`` for its next request before it is closed;
 - every answer in the one error shape with ``X-Request-Id`` and ``nosniff``, including what
   ``http.server`` refuses by itself and API Gateway's "Missing Authentication Token" (a 404);
 - ``HEAD`` on every ``GET`` route (the ``GET`` answer's headers, no body), and ``OPTIONS``
