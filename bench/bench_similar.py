@@ -30,7 +30,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex
 from chalicelib.domain.similarity import makeup_of, similarity
@@ -170,7 +169,9 @@ def _exactness(subset: list[tuple[str, Makeup]], threshold: Decimal, queries: in
     for formula_id, query in rng.sample(keyed, min(queries, len(keyed))):
         scored = ((other, similarity(query, makeup)) for other, makeup in keyed if other != formula_id)
         expected = sorted(((i, s) for i, s in scored if s >= threshold), key=lambda p: (-p[1], p[0]))[:LIMIT]
-        got = index.query(SUBSET_OWNER, query, min_similarity=threshold, limit=LIMIT, exclude=formula_id)
+        got = index.search(
+            SUBSET_OWNER, query, min_similarity=threshold, limit=LIMIT, exclude=formula_id
+        ).matches
         agree += [(m.id, m.similarity) for m in got] == expected
     return round(100 * agree / min(queries, len(keyed)), 2)
 
@@ -178,43 +179,33 @@ def _exactness(subset: list[tuple[str, Makeup]], threshold: Decimal, queries: in
 def _moto_items_read(n: int, queries: int) -> dict[Decimal, float]:
     """Mean DynamoDB items read per query on moto at each threshold, for ``n`` formulas."""
     import boto3
-    from moto import mock_aws
 
+    from bench.bench_aws import moto_with_fake_credentials
     from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
     from chalicelib.adapters.aws.similarity import DynamoSimilarityIndex
     from chalicelib.adapters.aws.tables import create_tables
 
-    environment: dict[str, Any] = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_tables(client, ["bench"])
-            store, index = DynamoFormulaStore(client, "bench"), DynamoSimilarityIndex(client, "bench")
-            made = list(library(n))
-            for number, makeup in enumerate(made):
-                formula = record(OWNER, number, makeup)
-                store.commit_submission(OWNER, [formula], [], None)
-                index.index(formula)
-            chosen = random.Random(3).sample(range(n), min(queries, n))
-            reads: dict[Decimal, float] = {}
-            for threshold in THRESHOLDS:
-                costs = [
-                    index.search(
-                        OWNER,
-                        canonical(made[number]),
-                        min_similarity=threshold,
-                        limit=LIMIT,
-                        exclude=f"F{number:08d}",
-                    ).items_read
-                    for number in chosen
-                ]
-                reads[threshold] = round(statistics.fmean(costs), 1)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with moto_with_fake_credentials():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, ["bench"])
+        store, index = DynamoFormulaStore(client, "bench"), DynamoSimilarityIndex(client, "bench")
+        made = list(library(n))
+        for number, makeup in enumerate(made):
+            formula = record(OWNER, number, makeup)
+            store.commit_submission(OWNER, [formula], [], None)
+            index.index(formula)
+        chosen = random.Random(3).sample(range(n), min(queries, n))
+        reads: dict[Decimal, float] = {}
+        for threshold in THRESHOLDS:
+            costs = [
+                index.search(
+                    OWNER,
+                    canonical(made[number]),
+                    min_similarity=threshold,
+                    limit=LIMIT,
+                    exclude=f"F{number:08d}",
+                ).items_read
+                for number in chosen
+            ]
+            reads[threshold] = round(statistics.fmean(costs), 1)
     return reads

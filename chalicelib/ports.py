@@ -358,6 +358,13 @@ class SimilarMatch:
     shared_materials: int
 
 
+class SimilaritySearch(Protocol):
+    """What a similarity search found; an adapter may report the work it did beside it."""
+
+    @property
+    def matches(self) -> list[SimilarMatch]: ...
+
+
 class SimilarityIndex(Protocol):
     """The owner's indexed formulas, searchable by make-up. Answers are exact: every indexed
     formula of the owner whose similarity (truncated to 4 places) is at least the threshold is a
@@ -368,7 +375,7 @@ class SimilarityIndex(Protocol):
         """Make ``record`` searchable under its owner. Idempotent: indexing it again changes nothing."""
         ...
 
-    def query(
+    def search(
         self,
         owner: str,
         makeup: Mapping[str, Decimal],
@@ -376,9 +383,10 @@ class SimilarityIndex(Protocol):
         min_similarity: Decimal,
         limit: int,
         exclude: str | None = None,
-    ) -> list[SimilarMatch]:
-        """The owner's formulas at or above ``min_similarity`` (0 < x <= 1) to ``makeup``
-        (canonical key -> concentration), best first, at most ``limit``, never ``exclude``."""
+    ) -> SimilaritySearch:
+        """Its ``matches``: the owner's formulas at or above ``min_similarity`` (0 < x <= 1) to
+        ``makeup`` (canonical key -> concentration), best first, at most ``limit``, never
+        ``exclude``."""
         ...
 
 

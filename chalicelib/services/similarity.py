@@ -47,10 +47,10 @@ def similar_to_formula(
     record = store.get(owner, formula_id)
     if record is None:
         raise NotFound(f"No formula with id {formula_id!r}.")
-    matches = index.query(
+    found = index.search(
         owner, record_makeup(record), min_similarity=min_similarity, limit=limit, exclude=formula_id
     )
-    return {"formula_id": formula_id, "similar": _matches(matches)}
+    return {"formula_id": formula_id, "similar": _matches(found.matches)}
 
 
 def similar_to_makeup(
@@ -58,7 +58,9 @@ def similar_to_makeup(
 ) -> dict[str, Any]:
     """The owner's formulas like a formula that is not stored (nothing is written)."""
     makeup = {m.key: m.concentration for m in formula.materials}
-    return {"similar": _matches(index.query(owner, makeup, min_similarity=min_similarity, limit=limit))}
+    return {
+        "similar": _matches(index.search(owner, makeup, min_similarity=min_similarity, limit=limit).matches)
+    }
 
 
 def near_duplicate_step(store: FormulaStore, index: SimilarityIndex, threshold: Decimal) -> Handler:
@@ -72,13 +74,13 @@ def near_duplicate_step(store: FormulaStore, index: SimilarityIndex, threshold: 
         if record is None:
             raise NotFound(f"No formula {formula_id} for the message's owner.")
         index.index(record)
-        matches = index.query(
+        matches = index.search(
             owner,
             record_makeup(record),
             min_similarity=threshold,
             limit=NEAR_DUPLICATE_LIMIT,
             exclude=formula_id,
-        )
+        ).matches
         store.set_near_duplicates(owner, formula_id, [NearDuplicate(m.id, m.similarity) for m in matches])
 
     return flag_near_duplicates

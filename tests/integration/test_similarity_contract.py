@@ -47,7 +47,8 @@ class Indexed:
     def query(
         self, owner: str, materials: dict[str, Decimal], t: str, limit: int = 10, **kw: Any
     ) -> list[SimilarMatch]:
-        return self.index.query(owner, makeup_of(materials.items()), min_similarity=D(t), limit=limit, **kw)
+        found = self.index.search(owner, makeup_of(materials.items()), min_similarity=D(t), limit=limit, **kw)
+        return found.matches
 
 
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.aws)])

@@ -8,7 +8,7 @@ Items (one per material of each indexed formula; the table layout is in `tables`
 `index` writes a formula's postings with ``BatchWriteItem`` (25 a call, unprocessed items
 retried). A put of the same item is idempotent, so a redelivered message changes nothing.
 
-`query` never scans. For make-up A at threshold t it reads A's materials heaviest first (the
+`search` never scans. For make-up A at threshold t it reads A's materials heaviest first (the
 fewest lists that cover the prefix; DynamoDB keeps no list lengths to order by rarity) and
 Queries the postings of the prefix (`prefix_length`): every formula that can reach t shares one
 of them, so the union of those partitions holds every answer. Each posting carries its
@@ -99,17 +99,6 @@ class DynamoSimilarityIndex:
             raise _unavailable(exc) from exc
         raise InfrastructureError("The similarity index is throttling writes; retry.")
 
-    def query(
-        self,
-        owner: str,
-        makeup: Mapping[str, Decimal],
-        *,
-        min_similarity: Decimal,
-        limit: int,
-        exclude: str | None = None,
-    ) -> list[SimilarMatch]:
-        return self.search(owner, makeup, min_similarity=min_similarity, limit=limit, exclude=exclude).matches
-
     def search(
         self,
         owner: str,
@@ -119,7 +108,7 @@ class DynamoSimilarityIndex:
         limit: int,
         exclude: str | None = None,
     ) -> QueryCost:
-        """`query`, with what it read (for the benchmark and the read-cost figures)."""
+        """The matches (see `SimilarityIndex.search`), with what it read (for the read-cost figures)."""
         if not makeup:
             return QueryCost([], 0, 0, 0)
         threshold = min_similarity

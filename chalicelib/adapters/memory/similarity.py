@@ -196,17 +196,6 @@ class InMemorySimilarityIndex:
                 material.append(band, number, value)
             owner.numbers[record.id] = number
 
-    def query(
-        self,
-        owner: str,
-        makeup: Mapping[str, Decimal],
-        *,
-        min_similarity: Decimal,
-        limit: int,
-        exclude: str | None = None,
-    ) -> list[SimilarMatch]:
-        return self.search(owner, makeup, min_similarity=min_similarity, limit=limit, exclude=exclude).matches
-
     def search(
         self,
         owner: str,
@@ -216,7 +205,8 @@ class InMemorySimilarityIndex:
         limit: int,
         exclude: str | None = None,
     ) -> SearchResult:
-        """`query`, with the work it did (for the benchmark and the tests of the pruning)."""
+        """The matches (see `SimilarityIndex.search`), with the work it did (for the benchmark and
+        the tests of the pruning)."""
         index = self._owners.get(owner)
         if index is None or not makeup:
             return SearchResult([], 0, 0)

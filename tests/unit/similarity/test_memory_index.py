@@ -77,7 +77,7 @@ def test_the_index_answers_what_brute_force_answers(seed: int, threshold: Decima
     rng = random.Random(seed)
     for query in [*rng.sample(made, 10), *library(seed + 1, 5)]:
         query = makeup_of(query.items())
-        got = index.query("alice", query, min_similarity=threshold, limit=limit)
+        got = index.search("alice", query, min_similarity=threshold, limit=limit).matches
         assert found(got) == brute_force(formulas, query, threshold, limit)
 
 
@@ -98,7 +98,7 @@ def test_shared_materials_name_and_exclusion() -> None:
     index.index(record("alice", 1, {"Rose": D(10), "Musk": D(5)}))
     index.index(record("alice", 2, {"Rose": D(10), "Musk": D("5.5")}))
     query = {"rose": D(10), "musk": D(5)}
-    matches = index.query("alice", query, min_similarity=D("0.9"), limit=10, exclude="F000001")
+    matches = index.search("alice", query, min_similarity=D("0.9"), limit=10, exclude="F000001").matches
     assert matches == [SimilarMatch("F000002", "formula 2", D("0.9677"), 2)]
 
 
@@ -107,8 +107,8 @@ def test_indexing_again_changes_nothing_and_owners_are_apart() -> None:
     formula = record("alice", 1, {"Rose": D(10)})
     index.index(formula)
     index.index(formula)
-    assert len(index.query("alice", {"rose": D(10)}, min_similarity=D("0.1"), limit=10)) == 1
-    assert index.query("bob", {"rose": D(10)}, min_similarity=D("0.1"), limit=10) == []
+    assert len(index.search("alice", {"rose": D(10)}, min_similarity=D("0.1"), limit=10).matches) == 1
+    assert index.search("bob", {"rose": D(10)}, min_similarity=D("0.1"), limit=10).matches == []
 
 
 @given(
