@@ -7,38 +7,42 @@ stage's variables just for the duration of a request, so nothing here runs at im
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import TypeVar
 
 
 class ConfigError(ValueError):
     """A stage setting is missing or malformed."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+T = TypeVar("T")
+
+
+def _parsed(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
+    """``parse`` of the setting ``name`` (``default`` when unset or empty); `ConfigError` saying
+    it must be ``kind`` when ``parse`` refuses it."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+        return parse(raw)
+    except (ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    value = _parsed(env, name, default, int, "an integer")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    value = _parsed(env, name, default, float, "a number")
     if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive finite number, got {raw!r}")
+        raise ConfigError(f"{name} must be a positive finite number, got {env[name]!r}")
     return value
 
 
@@ -66,15 +70,9 @@ def _log_level(env: Mapping[str, str]) -> str:
 
 def _fraction(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
     """A decimal number greater than 0 and at most 1 (a similarity threshold)."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = Decimal(raw)
-    except InvalidOperation as exc:
-        raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from exc
+    value = _parsed(env, name, default, Decimal, "a decimal number")
     if not value.is_finite() or not 0 < value <= 1:
-        raise ConfigError(f"{name} must be greater than 0 and at most 1, got {raw!r}")
+        raise ConfigError(f"{name} must be greater than 0 and at most 1, got {env[name]!r}")
     return value
 
 
