@@ -69,7 +69,7 @@ def error_answer(status: int, code: str, message: str, **extra: Any) -> tuple[di
     headers = {
         "Content-Type": "application/json",
         "X-Content-Type-Options": "nosniff",
-        "X-Request-Id": uuid.uuid4().hex,
+        "X-Request-Id": str(uuid.uuid4()),  # the form of API Gateway's request ids, as the app's answers
         "Content-Length": str(len(body)),
     }
     return headers, body
@@ -107,8 +107,13 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class OptionsToAppGateway(LocalGateway):
-    """Chalice's API Gateway imitation, except that ``OPTIONS`` reaches the app (and the stage's
-    Lambda settings are read once, not per request).
+    """Chalice's API Gateway imitation, except that ``OPTIONS`` reaches the app, the stage's
+    Lambda settings are read once (not per request), and the event carries a request id.
+
+    API Gateway puts its request id in the event (``requestContext.requestId``), and the edge
+    answers with it as ``X-Request-Id``; Chalice's imitation leaves it out, so the edge would
+    draw a second random id beside the Lambda context's. Here the event carries the context's
+    ``aws_request_id``: one id per request, drawn once.
 
     The imitation answers ``OPTIONS`` itself with an empty 200 (a CORS preflight) on any route
     without an ``OPTIONS`` view. No route here enables CORS, so the app answers instead: 405 with
@@ -127,9 +132,19 @@ class OptionsToAppGateway(LocalGateway):
             "memory_size": config.lambda_memory_size,
             "max_runtime_ms": (self.MAX_LAMBDA_EXECUTION_TIME if seconds is None else seconds) * 1000,
         }
+        self._context: LambdaContext | None = None
 
     def _generate_lambda_context(self) -> LambdaContext:
-        return LambdaContext(**self._context_settings)
+        # Chalice builds the context first, then the event (`_generate_lambda_event`), in the one
+        # thread that serves this connection's gateway.
+        self._context = LambdaContext(**self._context_settings)
+        return self._context
+
+    def _generate_lambda_event(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        event = super()._generate_lambda_event(method, path, headers, body)
+        if self._context is not None:
+            event["requestContext"]["requestId"] = self._context.aws_request_id
+        return event
 
     def _has_user_defined_options_method(self, lambda_event: Any) -> bool:
         views = self._routes[lambda_event["requestContext"]["resourcePath"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -29,6 +30,24 @@ def test_the_context_holds_what_chalices_own_gateway_gives(stage: str) -> None:
         chalices.get_remaining_time_in_millis(), abs=1000
     )
     assert ours.aws_request_id != chalices.aws_request_id  # a new id for every request
+
+
+def test_the_request_id_is_the_lambda_contexts_one_id() -> None:
+    """As behind API Gateway, the edge answers with the event's request id; the dev server's
+    event carries the Lambda context's id, so a request has one id, not two."""
+    config = CLIFactory(project_dir=str(PROJECT), environ=dict(os.environ)).create_config_obj(
+        chalice_stage_name="local"
+    )
+    gateway = OptionsToAppGateway(config.chalice_app, config)
+    seen = set()
+    for _ in range(3):
+        answer = gateway.handle_request(method="GET", path="/health", headers={}, body=None)
+        assert gateway._context is not None
+        request_id = gateway._context.aws_request_id
+        assert answer["headers"]["X-Request-Id"] == request_id
+        assert str(uuid.UUID(request_id)) == request_id
+        seen.add(request_id)
+    assert len(seen) == 3
 
 
 def test_the_date_header_is_what_http_server_writes() -> None:
