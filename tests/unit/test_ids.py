@@ -29,13 +29,49 @@ def test_an_id_is_its_millisecond_then_its_random_part(ms: int, value: int) -> N
 
 def test_ids_within_a_millisecond_count_up_from_a_random_start(monkeypatch: pytest.MonkeyPatch) -> None:
     start = 0x5A5A5 << 50 | 1021
-    monkeypatch.setattr(ids.os, "urandom", lambda n: (start << 1).to_bytes(n, "big"))
+    monkeypatch.setattr(ids.os, "urandom", lambda n: (start << 1).to_bytes(10, "big") + bytes(n - 10))
     fake = FakeClock(1_700_000_000.0)
     factory = UlidFactory(fake)
     made = [factory() for _ in range(5)]
     assert made == [crockford(1_700_000_000_000, 10) + crockford(start + i, 16) for i in range(5)]
     fake.advance(0.001)
     assert factory()[:10] == crockford(1_700_000_000_001, 10)
+
+
+def test_random_parts_are_drawn_from_the_system_a_batch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws: list[bytes] = []
+
+    def urandom(n: int) -> bytes:
+        draws.append(real(n))
+        return draws[-1]
+
+    real = ids.os.urandom
+    monkeypatch.setattr(ids.os, "urandom", urandom)
+    milliseconds = iter(range(1_700_000_000_000, 1_800_000_000_000))
+    factory = UlidFactory(lambda: (next(milliseconds) + 0.5) / 1000)  # a new millisecond every call
+    made = [factory() for _ in range(2 * ids.RANDOM_PARTS_PER_DRAW + 1)]
+    assert len(draws) == 3
+    drawn = b"".join(draws)
+    parts = [int.from_bytes(drawn[i : i + 10], "big") >> 1 for i in range(0, len(drawn), 10)]
+    assert [int(i[10:].translate(_FROM_CROCKFORD), 32) for i in made] == parts[: len(made)]
+
+
+_FROM_CROCKFORD = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
+"""Crockford's base32 letters as the letters `int(..., 32)` reads."""
+
+
+def test_a_forked_child_draws_afresh_rather_than_reuse_its_parents_randomness(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeClock(1_700_000_000.0)
+    factory = UlidFactory(fake)
+    factory()
+    drawn = factory._drawn
+    monkeypatch.setattr(ids.os, "getpid", lambda: -1)  # what the factory sees after a fork
+    fake.advance(0.001)
+    child = factory()
+    assert factory._drawn != drawn and factory._used == 10
+    assert int(child[10:].translate(_FROM_CROCKFORD), 32) == int.from_bytes(factory._drawn[:10], "big") >> 1
 
 
 def test_the_random_part_rolls_into_the_next_millisecond() -> None:
