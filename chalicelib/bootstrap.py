@@ -204,7 +204,8 @@ def build_aws(
     from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
     from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
     from chalicelib.adapters.aws.similarity import DynamoSimilarityIndex
-    from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS, SqsQueue
+    from chalicelib.adapters.aws.sqs import SqsQueue
+    from chalicelib.adapters.aws.sqs_wire import MAX_WAIT_SECONDS
 
     if not settings.queue_url or not settings.dead_letter_queue_url:
         raise ConfigError("FI_QUEUE_URL and FI_DEAD_LETTER_QUEUE_URL are required for FI_BACKEND=aws")

@@ -12,7 +12,7 @@ from bench.bench_aws import run as bench_aws
 from bench.bench_aws import worst_call_seconds
 from chalicelib import bootstrap
 from chalicelib.adapters.aws.relay import SWEEP_CONCURRENCY
-from chalicelib.adapters.aws.sqs import MAX_WAIT_SECONDS
+from chalicelib.adapters.aws.sqs_wire import MAX_WAIT_SECONDS
 from chalicelib.config import Settings
 from tests.integration.aws_fixtures import aws_credentials  # noqa: F401
 

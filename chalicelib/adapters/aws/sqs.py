@@ -23,181 +23,42 @@ concentrations round-trip with every digit.
 from __future__ import annotations
 
 import logging
-import re
-import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import jsonio
+from chalicelib.adapters.aws.sqs_wire import (
+    ATTR_MESSAGE_ID,
+    ATTR_SENT_AT,
+    MAX_MESSAGES,
+    MAX_VISIBILITY_SECONDS,
+    MAX_WAIT_SECONDS,
+    PEEK_VISIBILITY_SECONDS,
+    SYSTEM_ATTRIBUTES,
+    batches,
+    body_of,
+    check_handle,
+    check_int,
+    handle_error,
+    origin,
+    outgoing,
+    seconds_of,
+    sqs_call,
+    string_attributes,
+)
 from chalicelib.errors import (
     FormulaIntakeError,
     InfrastructureError,
-    PayloadTooLarge,
     QueueArgumentError,
     ReceiptHandleMalformed,
-    ReceiptHandleUnknown,
 )
 from chalicelib.jsonio import JsonValue
 from chalicelib.ports import MAX_ACK_BATCH, DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
 
 log = logging.getLogger("formula_intake.sqs")
-
-MAX_BODY_BYTES = 262_144
-MAX_DELAY_SECONDS = 900
-MAX_MESSAGES = 10
-MAX_VISIBILITY_SECONDS = 43_200
-MAX_WAIT_SECONDS = 20
-MAX_HANDLE_CHARS = 8_192
-"""AWS publishes no maximum; real handles are a few hundred characters, so longer is not one."""
-MAX_BATCH_BYTES = 1_048_576
-"""SQS's limit on the bodies and attributes of one batch call, summed."""
-PEEK_VISIBILITY_SECONDS = 30
-"""How long `dead_letters` and `redrive` hide the DLQ messages they page through."""
-
-ATTR_DEDUP_ID = "dedup_id"
-ATTR_MESSAGE_ID = "message_id"
-ATTR_SENT_AT = "sent_at"
-_SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp"]
-_HANDLE = re.compile(r"[!-~]+")
-_DEDUP_ID = re.compile(r"[!-~]{1,128}")
-_NOT_FOR_SQS = re.compile("[\ufffe\uffff]")
-"""Characters JSON strings may hold but SQS bodies may not; sent as ``\\uXXXX`` escapes instead."""
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if type(value) is not int or value < low or (high is not None and value > high):
-        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise QueueArgumentError(name, f"must be an integer {bounds}")
-    return value
-
-
-def _check_handle(handle: object) -> str:
-    if type(handle) is not str or len(handle) > MAX_HANDLE_CHARS or not _HANDLE.fullmatch(handle):
-        raise ReceiptHandleMalformed("The receipt handle is not one this queue issues.")
-    return handle
-
-
-def _outgoing(body: JsonValue, delay_seconds: object, dedup_id: object) -> dict[str, Any]:
-    """Validate one message as `InMemoryQueue` does; return its SendMessage parameters."""
-    delay = _check_int("delay_seconds", delay_seconds, 0, MAX_DELAY_SECONDS)
-    if dedup_id is not None and (type(dedup_id) is not str or not _DEDUP_ID.fullmatch(dedup_id)):
-        raise QueueArgumentError("dedup_id", "must be 1 to 128 printable ASCII characters, no spaces")
-    try:
-        text = jsonio.dumps(body)
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise QueueArgumentError("body", "must be valid Unicode (it holds a lone surrogate)") from exc
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise QueueArgumentError("body", f"must be JSON-serialisable ({exc})") from exc
-    if size > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"The message body is {size} bytes; the limit is {MAX_BODY_BYTES}.", limit_bytes=MAX_BODY_BYTES
-        )
-    return {
-        "MessageBody": _NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m.group()):04x}", text),
-        "DelaySeconds": delay,
-        "MessageAttributes": _strings({ATTR_DEDUP_ID: dedup_id}),
-    }
-
-
-def _strings(values: dict[str, object]) -> dict[str, dict[str, str]]:
-    """Message attributes of type String for the values that are not None."""
-    return {
-        name: {"DataType": "String", "StringValue": str(v)} for name, v in values.items() if v is not None
-    }
-
-
-def _batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Split batch entries into calls of at most 10 entries and `MAX_BATCH_BYTES` (over-estimated)."""
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_size = len(entry["MessageBody"].encode("utf-8")) + sum(
-            len(name) + len(str(value)) for name, value in entry.get("MessageAttributes", {}).items()
-        )
-        if batch and (len(batch) == MAX_MESSAGES or size + entry_size > MAX_BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(entry)
-        size += entry_size
-    if batch:
-        yield batch
-
-
-def _code_and_message(exc: ClientError) -> tuple[str, str]:
-    """An SQS error's code (without the query protocol's prefix) and its message, lower-cased."""
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", "")).removeprefix("AWS.SimpleQueueService.")
-    return code, str(error.get("Message", "")).lower()
-
-
-def _handle_error(code: str, message: str) -> FormulaIntakeError | None:
-    """The port's error for an SQS error about a receipt handle, or None if it is not one."""
-    if code == "MessageNotInflight" or (
-        code == "InvalidParameterValue" and ("does not exist" in message or "expired" in message)
-    ):
-        return ReceiptHandleUnknown("No message in the queue holds this receipt handle.")
-    if code == "ReceiptHandleIsInvalid" or (code == "InvalidParameterValue" and "receipthandle" in message):
-        return ReceiptHandleMalformed("The receipt handle is not one this queue issues.")
-    return None
-
-
-_CALLER_FAULTS = frozenset({"InvalidParameterValue", "InvalidMessageContents"})
-"""SQS errors caused by the arguments a caller passed (after our own checks): 4xx, not 503."""
-
-
-def _port_error(exc: ClientError, *, names_handle: bool, field: str) -> FormulaIntakeError | None:
-    """The port's 4xx error for an SQS error the caller caused, or None (a backend failure)."""
-    code, message = _code_and_message(exc)
-    if code == "InvalidParameterValue" and "total visibilitytimeout" in message:
-        return QueueArgumentError(
-            "seconds", f"would keep the message invisible for more than {MAX_VISIBILITY_SECONDS} s in total"
-        )
-    mapped = _handle_error(code, message) if names_handle else None
-    if mapped is None and code in _CALLER_FAULTS:
-        mapped = QueueArgumentError(field, "was refused by the queue")
-    return mapped
-
-
-@contextmanager
-def _wrapped(action: str, *, names_handle: bool = False, field: str = "request") -> Iterator[None]:
-    """Turn every botocore failure into a port error, keeping the cause (``raise ... from``).
-
-    Errors about a receipt handle (with ``names_handle``) and other errors the caller caused
-    (about ``field``) become 4xx port errors; everything else is `InfrastructureError`.
-    """
-    try:
-        yield
-    except ClientError as exc:
-        mapped = _port_error(exc, names_handle=names_handle, field=field)
-        code = exc.response.get("Error", {}).get("Code", "unknown error")
-        raise (mapped or InfrastructureError(f"SQS {action} failed: {code}")) from exc
-    except BotoCoreError as exc:
-        raise InfrastructureError(f"SQS {action} failed: {exc}") from exc
-
-
-def _seconds(milliseconds: object, default: float = 0.0) -> float:
-    return int(str(milliseconds)) / 1000 if milliseconds else default
-
-
-def _origin(message: dict[str, Any]) -> tuple[str, float]:
-    """The port's message id and first send time of a received SQS message."""
-    attributes = message.get("MessageAttributes", {})
-    message_id = attributes.get(ATTR_MESSAGE_ID, {}).get("StringValue") or message["MessageId"]
-    sent = attributes.get(ATTR_SENT_AT, {}).get("StringValue") or message.get("Attributes", {}).get(
-        "SentTimestamp"
-    )
-    return str(message_id), _seconds(sent)
-
-
-def _body(message: dict[str, Any]) -> JsonValue:
-    """The parsed body; raises `jsonio.JsonError` for a body some other producer sent."""
-    return jsonio.loads(message["Body"], max_depth=sys.getrecursionlimit())
 
 
 class SqsQueue:
@@ -230,14 +91,14 @@ class SqsQueue:
         self.max_receive_count = max_receive_count
         self._client = client if client is not None else boto3.client("sqs")
         self._long_poll_client = long_poll_client if long_poll_client is not None else self._client
-        self._peek_wait = _check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
+        self._peek_wait = check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
         self._new_id = id_factory or (lambda: str(uuid.uuid4()))
 
     # ---------------------------------------------------------------------------- producing
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
-        params = _outgoing(body, delay_seconds, dedup_id)
-        with _wrapped("SendMessage", field="body"):
+        params = outgoing(body, delay_seconds, dedup_id)
+        with sqs_call("SendMessage", field="body"):
             response = self._client.send_message(QueueUrl=self.queue_url, **params)
         return str(response["MessageId"])
 
@@ -247,7 +108,7 @@ class SqsQueue:
         Returns ``{message_id: error code}`` for each entry SQS refused (its ``Failed`` list).
         """
         entries = [
-            {"Id": str(i), **_outgoing(message.body, 0, message.message_id)}
+            {"Id": str(i), **outgoing(message.body, 0, message.message_id)}
             for i, message in enumerate(messages)
         ]
         failed = self._send_batch(self.queue_url, entries)
@@ -259,8 +120,8 @@ class SqsQueue:
     def _send_batch(self, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, str]:
         """Send every entry; return ``{Id: error code}`` for each entry SQS refused."""
         failed: dict[str, str] = {}
-        for batch in _batches(entries):
-            with _wrapped("SendMessageBatch"):
+        for batch in batches(entries):
+            with sqs_call("SendMessageBatch"):
                 response = self._client.send_message_batch(QueueUrl=queue_url, Entries=batch)
             failed.update({str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])})
         return failed
@@ -270,9 +131,9 @@ class SqsQueue:
     def receive(
         self, *, max_messages: int = 1, visibility_timeout: int = 30, wait_seconds: int = 0
     ) -> list[ReceivedMessage]:
-        count = _check_int("max_messages", max_messages, 1, MAX_MESSAGES)
-        visibility = _check_int("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_SECONDS)
-        wait = _check_int("wait_seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
+        count = check_int("max_messages", max_messages, 1, MAX_MESSAGES)
+        visibility = check_int("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_SECONDS)
+        wait = check_int("wait_seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
         received: list[ReceivedMessage] = []
         for message in self._receive(self.queue_url, count, visibility, wait):
             try:
@@ -285,13 +146,13 @@ class SqsQueue:
 
     def _receive(self, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
         client = self._long_poll_client if wait else self._client
-        with _wrapped("ReceiveMessage"):
+        with sqs_call("ReceiveMessage"):
             response = client.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=count,
                 VisibilityTimeout=visibility,
                 WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=_SYSTEM_ATTRIBUTES,
+                MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
                 MessageAttributeNames=["All"],
             )
         messages: list[dict[str, Any]] = response.get("Messages", [])
@@ -299,20 +160,20 @@ class SqsQueue:
 
     @staticmethod
     def parse_received(message: dict[str, Any]) -> ReceivedMessage:
-        message_id, sent_at = _origin(message)
+        message_id, sent_at = origin(message)
         system = message.get("Attributes", {})
         return ReceivedMessage(
             message_id=message_id,
             receipt_handle=str(message["ReceiptHandle"]),
             receive_count=int(system.get("ApproximateReceiveCount", "1")),
             sent_at=sent_at,
-            first_received_at=_seconds(system.get("ApproximateFirstReceiveTimestamp"), sent_at),
-            body=_body(message),
+            first_received_at=seconds_of(system.get("ApproximateFirstReceiveTimestamp"), sent_at),
+            body=body_of(message),
         )
 
     def ack(self, receipt_handle: str) -> None:
-        handle = _check_handle(receipt_handle)
-        with _wrapped("DeleteMessage", names_handle=True):
+        handle = check_handle(receipt_handle)
+        with sqs_call("DeleteMessage", names_handle=True):
             self._client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
 
     def ack_batch(self, receipt_handles: Sequence[str]) -> list[FormulaIntakeError | None]:
@@ -324,24 +185,24 @@ class SqsQueue:
         entries = []
         for index, handle in enumerate(receipt_handles):
             try:
-                entries.append({"Id": str(index), "ReceiptHandle": _check_handle(handle)})
+                entries.append({"Id": str(index), "ReceiptHandle": check_handle(handle)})
                 outcomes.append(None)
             except ReceiptHandleMalformed as exc:
                 outcomes.append(exc)
         if entries:
-            with _wrapped("DeleteMessageBatch"):
+            with sqs_call("DeleteMessageBatch"):
                 response = self._client.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             for failed in response.get("Failed", []):
                 code, message = str(failed.get("Code", "")), str(failed.get("Message", "")).lower()
-                outcomes[int(failed["Id"])] = _handle_error(code, message) or InfrastructureError(
+                outcomes[int(failed["Id"])] = handle_error(code, message) or InfrastructureError(
                     f"SQS DeleteMessageBatch failed for one handle: {code}"
                 )
         return outcomes
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
-        timeout = _check_int("seconds", seconds, 0, MAX_VISIBILITY_SECONDS)
-        handle = _check_handle(receipt_handle)
-        with _wrapped("ChangeMessageVisibility", names_handle=True, field="seconds"):
+        timeout = check_int("seconds", seconds, 0, MAX_VISIBILITY_SECONDS)
+        handle = check_handle(receipt_handle)
+        with sqs_call("ChangeMessageVisibility", names_handle=True, field="seconds"):
             self._client.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=timeout
             )
@@ -349,7 +210,7 @@ class SqsQueue:
     # ---------------------------------------------------------------------------- dead letters
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        wanted = _check_int("limit", limit, 0)
+        wanted = check_int("limit", limit, 0)
         peeked: dict[str, dict[str, Any]] = {}
         try:
             while len(peeked) < wanted:
@@ -367,18 +228,18 @@ class SqsQueue:
         return self._receive(self.dead_letter_queue_url, count, PEEK_VISIBILITY_SECONDS, self._peek_wait)
 
     def _dead_letter(self, message: dict[str, Any]) -> DeadLetter:
-        message_id, sent_at = _origin(message)
+        message_id, sent_at = origin(message)
         system = message.get("Attributes", {})
         receives_before_peek = int(system.get("ApproximateReceiveCount", "1")) - 1
         try:
-            body = _body(message)
+            body = body_of(message)
         except jsonio.JsonError:
             body = message["Body"]
         return DeadLetter(
             message_id=message_id,
             receive_count=min(receives_before_peek, self.max_receive_count),
             sent_at=sent_at,
-            dead_lettered_at=_seconds(system.get("SentTimestamp"), sent_at),
+            dead_lettered_at=seconds_of(system.get("SentTimestamp"), sent_at),
             body=body,
         )
 
@@ -389,7 +250,7 @@ class SqsQueue:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for i, m in enumerate(messages[start : start + MAX_MESSAGES])
             ]
-            with _wrapped("ChangeMessageVisibilityBatch"):
+            with sqs_call("ChangeMessageVisibilityBatch"):
                 response = self._client.change_message_visibility_batch(
                     QueueUrl=self.dead_letter_queue_url, Entries=entries
                 )
@@ -397,7 +258,7 @@ class SqsQueue:
                 raise InfrastructureError(f"SQS could not release peeked dead letters: {response['Failed']}")
 
     def redrive(self, *, limit: int | None = None) -> int:
-        wanted = None if limit is None else _check_int("limit", limit, 0)
+        wanted = None if limit is None else check_int("limit", limit, 0)
         moved = 0
         while wanted is None or moved < wanted:
             page = self._peek(MAX_MESSAGES if wanted is None else min(MAX_MESSAGES, wanted - moved))
@@ -407,7 +268,7 @@ class SqsQueue:
             failed = self._send_batch(self.queue_url, entries)
             sent = [(str(i), m["ReceiptHandle"]) for i, m in enumerate(page) if str(i) not in failed]
             if sent:
-                with _wrapped("DeleteMessageBatch"):
+                with sqs_call("DeleteMessageBatch"):
                     response = self._client.delete_message_batch(
                         QueueUrl=self.dead_letter_queue_url,
                         Entries=[{"Id": key, "ReceiptHandle": handle} for key, handle in sent],
@@ -417,7 +278,7 @@ class SqsQueue:
             moved += len(sent)
             if failed:
                 self._release([page[int(key)] for key in failed])
-                refused = ", ".join(f"{_origin(page[int(key)])[0]} ({code})" for key, code in failed.items())
+                refused = ", ".join(f"{origin(page[int(key)])[0]} ({code})" for key, code in failed.items())
                 raise InfrastructureError(f"SQS refused to redrive {refused}; {moved} moved before that.")
         return moved
 
@@ -449,7 +310,7 @@ class SqsQueue:
         )
 
     def _attributes(self, queue_url: str, *names: str) -> list[int]:
-        with _wrapped("GetQueueAttributes"):
+        with sqs_call("GetQueueAttributes"):
             response = self._client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(names))
         attributes = response.get("Attributes", {})
         return [int(attributes.get(name, 0)) for name in names]
@@ -457,12 +318,12 @@ class SqsQueue:
 
 def _redrive_entry(key: str, message: dict[str, Any]) -> dict[str, Any]:
     """A SendMessageBatch entry that re-sends a dead letter with its attributes, id and send time."""
-    message_id, sent_at = _origin(message)
+    message_id, sent_at = origin(message)
     attributes = {
         name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
         for name, value in message.get("MessageAttributes", {}).items()
     }
-    attributes.update(_strings({ATTR_MESSAGE_ID: message_id, ATTR_SENT_AT: round(sent_at * 1000)}))
+    attributes.update(string_attributes({ATTR_MESSAGE_ID: message_id, ATTR_SENT_AT: round(sent_at * 1000)}))
     return {"Id": key, "MessageBody": message["Body"], "MessageAttributes": attributes}
 
 
@@ -492,9 +353,9 @@ class SqsStagedPublish:
 
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         self._check_open()
-        params = _outgoing(body, delay_seconds, dedup_id)
+        params = outgoing(body, delay_seconds, dedup_id)
         message_id = self._queue._new_id()
-        params["MessageAttributes"].update(_strings({ATTR_MESSAGE_ID: message_id}))
+        params["MessageAttributes"].update(string_attributes({ATTR_MESSAGE_ID: message_id}))
         self._entries.append({"Id": str(len(self._entries)), **params})
         self._ids.append(message_id)
         return message_id
