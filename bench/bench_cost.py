@@ -320,7 +320,7 @@ def drain(backlog: int, *, latency: float = 0.0) -> dict[str, float]:
     """
     from chalicelib.adapters.aws.relay import SWEEP_BUDGET_SECONDS, SWEEP_BUDGET_SHARE
     from chalicelib.entrypoints import lambda_handlers
-    from chalicelib.ports import OutboundMessage
+    from chalicelib.ports.store import OutboundMessage
 
     with _aws_services(f"drain{int(latency * 1000)}", latency=latency) as aws:
         store = aws["services"].store
@@ -404,7 +404,8 @@ def drain_network(backlog: int) -> dict[str, float]:
     """The sweeper's own rate when each call costs only a 10 ms round trip (`_NetworkOutbox`):
     one `OutboxRelay.sweep` over a backlog, with the deployed concurrency and page size."""
     from chalicelib.adapters.aws.relay import SWEEP_BUDGET_SECONDS, SWEEP_BUDGET_SHARE, OutboxRelay
-    from chalicelib.ports import OutboundMessage, OutboxItem
+    from chalicelib.ports.outbox import OutboxItem
+    from chalicelib.ports.store import OutboundMessage
 
     items = [
         OutboxItem(f"evt_{n:08d}", 0.0, (OutboundMessage(f"evt_{n:08d}", {"n": n}),)) for n in range(backlog)

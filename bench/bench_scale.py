@@ -39,7 +39,7 @@ from chalicelib.clock import FakeClock
 from chalicelib.config import Settings
 from chalicelib.domain import parse_document
 from chalicelib.ids import UlidFactory
-from chalicelib.ports import STATUS_QUEUED
+from chalicelib.ports.store import STATUS_QUEUED
 from chalicelib.services import queries
 
 OWNER = "bench"

@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex
 from chalicelib.domain.similarity import makeup_of, similarity
-from chalicelib.ports import FormulaRecord, MaterialRecord
+from chalicelib.ports.store import FormulaRecord, MaterialRecord
 
 VOCABULARY = 5_000
 ZIPF = 1.1

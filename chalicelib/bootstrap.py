@@ -16,7 +16,9 @@ from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.config import ConfigError, Settings
 from chalicelib.ids import IdFactory, UlidFactory
-from chalicelib.ports import FormulaStore, IdempotencyStore, MessageQueue, SimilarityIndex
+from chalicelib.ports.queue import MessageQueue
+from chalicelib.ports.similarity import SimilarityIndex
+from chalicelib.ports.store import FormulaStore, IdempotencyStore
 from chalicelib.security.apikeys import ApiKeys, KeyRing
 from chalicelib.security.keysource import RefreshingApiKeys
 from chalicelib.security.ratelimit import RateLimiter

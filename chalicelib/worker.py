@@ -24,7 +24,7 @@ from typing import Protocol
 from chalicelib import jsonio, observability
 from chalicelib.clock import Clock
 from chalicelib.errors import FormulaIntakeError, ReceiptHandleError
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 from chalicelib.services.processing import ProcessingContext, Processor, describe
 
 log = logging.getLogger("formula_intake.worker")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import errors, jsonio
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 
 _ERRORS: dict[str, type[errors.FormulaIntakeError]] = {
     "receipt_superseded": errors.ReceiptHandleSuperseded,

@@ -34,7 +34,8 @@ from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, consumer_worker
 from chalicelib.errors import InfrastructureError
-from chalicelib.ports import STATUS_QUEUED, DeadLetter
+from chalicelib.ports.queue import DeadLetter
+from chalicelib.ports.store import STATUS_QUEUED
 from chalicelib.services.views import MESSAGE_TYPE
 
 log = logging.getLogger("formula_intake.lambda")

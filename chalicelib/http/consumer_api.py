@@ -9,7 +9,8 @@ from typing import Any
 
 from chalicelib.errors import FieldError
 from chalicelib.http.params import Fields
-from chalicelib.ports import MAX_ACK_BATCH, STATUS_FAILED, STATUS_PROCESSED, FormulaStore, MessageQueue
+from chalicelib.ports.queue import MAX_ACK_BATCH, MessageQueue
+from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED, FormulaStore
 from chalicelib.services import consumer
 from chalicelib.services.consumer import MAX_VISIBILITY
 

@@ -33,7 +33,7 @@ from chalicelib.http.openapi_schemas import (
     request_schemas,
     response_schemas,
 )
-from chalicelib.ports import STATUSES
+from chalicelib.ports.store import STATUSES
 from chalicelib.security.policy import PUBLIC_ROUTES, ROUTE_ROLES
 from chalicelib.services import queries, similarity, views
 from chalicelib.services.submission import MAX_KEY_LENGTH

@@ -27,7 +27,8 @@ from chalicelib.domain import (
     NAME_MAX_CHARS,
 )
 from chalicelib.domain.model import MAX_CONCENTRATION, MAX_TOTAL_CONCENTRATION
-from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, STATUSES, QueueStats
+from chalicelib.ports.queue import QueueStats
+from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED, STATUSES
 from chalicelib.security.apikeys import ROLES
 from chalicelib.services import consumer, queries, similarity, views
 

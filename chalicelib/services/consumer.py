@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.errors import NotFound
-from chalicelib.ports import STATUS_PROCESSED, FormulaStore, MessageQueue, ReceivedMessage
+from chalicelib.ports.queue import MessageQueue, ReceivedMessage
+from chalicelib.ports.store import STATUS_PROCESSED, FormulaStore
 from chalicelib.services import views
 
 MAX_VISIBILITY = 43200

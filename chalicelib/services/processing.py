@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from chalicelib.clock import Clock
 from chalicelib.errors import NotFound
-from chalicelib.ports import STATUS_PROCESSED, FormulaStore
+from chalicelib.ports.store import STATUS_PROCESSED, FormulaStore
 from chalicelib.services.views import MESSAGE_TYPE
 
 MAX_ERROR_LENGTH = 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.errors import FieldError, NotFound, ValidationError
-from chalicelib.ports import STATUSES, FormulaStore
+from chalicelib.ports.store import STATUSES, FormulaStore
 from chalicelib.services import views
 
 DEFAULT_LIMIT = 20

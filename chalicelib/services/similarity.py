@@ -14,7 +14,8 @@ from typing import Any
 from chalicelib.domain import Formula
 from chalicelib.domain.similarity import makeup_of
 from chalicelib.errors import NotFound
-from chalicelib.ports import FormulaRecord, FormulaStore, NearDuplicate, SimilarityIndex, SimilarMatch
+from chalicelib.ports.similarity import SimilarityIndex, SimilarMatch
+from chalicelib.ports.store import FormulaRecord, FormulaStore, NearDuplicate
 from chalicelib.services.processing import Handler, MalformedMessage, ProcessingContext
 
 DEFAULT_MIN_SIMILARITY = Decimal("0.8")

@@ -24,7 +24,7 @@ from chalicelib.clock import Clock
 from chalicelib.domain import Formula, Submission
 from chalicelib.errors import Conflict, DuplicateFormula, FieldError, ValidationError
 from chalicelib.ids import IdFactory
-from chalicelib.ports import (
+from chalicelib.ports.store import (
     STATUS_QUEUED,
     FormulaRecord,
     FormulaStore,

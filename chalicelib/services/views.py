@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.clock import isoformat
 from chalicelib.errors import FieldError, ValidationError
 from chalicelib.ids import is_ulid
-from chalicelib.ports import STATUS_PROCESSED, FormulaRecord
+from chalicelib.ports.store import STATUS_PROCESSED, FormulaRecord
 
 MESSAGE_TYPE = "formula.submitted"
 MESSAGE_VERSION = 1

@@ -20,7 +20,8 @@ from chalicelib.adapters.aws.tables import create_tables
 from chalicelib.config import Settings
 from chalicelib.domain import parse_document
 from chalicelib.entrypoints.lambda_handlers import record_dead_letters, sweep
-from chalicelib.ports import STATUS_FAILED, STATUS_PROCESSED, STATUS_QUEUED, DeadLetter
+from chalicelib.ports.queue import DeadLetter
+from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED, STATUS_QUEUED
 from tests.conftest import unique_formula
 from tests.integration.aws_fixtures import REGION, aws_credentials  # noqa: F401
 

@@ -29,14 +29,14 @@ from chalicelib.clock import FakeClock
 from chalicelib.domain import Submission, parse_document
 from chalicelib.errors import DuplicateFormula, InfrastructureError, PayloadTooLarge
 from chalicelib.ids import UlidFactory
-from chalicelib.ports import (
+from chalicelib.ports.outbox import OutboxItem
+from chalicelib.ports.store import (
     STATUS_QUEUED,
     FormulaRecord,
     IdempotencyCompletion,
     KeyAcquired,
     MaterialRecord,
     OutboundMessage,
-    OutboxItem,
     StoredResponse,
 )
 from chalicelib.services.submission import SubmissionService

@@ -16,7 +16,7 @@ from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.dynamodb_store import _formula_item as formula_item
 from chalicelib.clock import FakeClock
 from chalicelib.ids import UlidFactory
-from chalicelib.ports import STATUS_FAILED, STATUS_QUEUED, FormulaRecord, MaterialRecord
+from chalicelib.ports.store import STATUS_FAILED, STATUS_QUEUED, FormulaRecord, MaterialRecord
 from chalicelib.services import views
 from tests.integration.aws_dynamo_fixtures import TABLE, aws_credentials, dynamodb_client  # noqa: F401
 
@@ -118,7 +118,7 @@ def pattern(text: str) -> re.Pattern[str]:
 
 def test_the_items_a_submission_writes_have_the_documented_keys(dynamodb_client: Any) -> None:  # noqa: F811
     from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
-    from chalicelib.ports import IdempotencyCompletion, KeyAcquired, OutboundMessage, StoredResponse
+    from chalicelib.ports.store import IdempotencyCompletion, KeyAcquired, OutboundMessage, StoredResponse
 
     store = DynamoFormulaStore(dynamodb_client, TABLE, clock=FakeClock(T0))
     keys = DynamoIdempotencyStore(dynamodb_client, TABLE)

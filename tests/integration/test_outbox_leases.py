@@ -21,7 +21,7 @@ from chalicelib.adapters.aws.relay import INLINE_BUDGET_SECONDS, SWEEP_BUDGET_SH
 from chalicelib.adapters.aws.sqs import SqsQueue
 from chalicelib.adapters.aws.sqs_setup import create_queues
 from chalicelib.entrypoints import lambda_handlers
-from chalicelib.ports import OutboundMessage
+from chalicelib.ports.store import OutboundMessage
 from tests.integration.aws_dynamo_fixtures import REGION, TABLE, aws_credentials, dynamodb_client  # noqa: F401
 from tests.integration.test_dynamodb_failures import OWNER, SWEEP_AGE, harness, submission
 

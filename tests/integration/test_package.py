@@ -51,7 +51,10 @@ def _iam_action(service: str, operation: str) -> str:
 def adapter_actions() -> set[str]:
     """The IAM actions behind every client call in the AWS adapters, read from their source."""
     aws = PROJECT_DIR / "chalicelib" / "adapters" / "aws"
-    sources = {"dynamodb": ["dynamodb_store.py", "dynamodb_idempotency.py", "outbox.py"], "sqs": ["sqs.py", "sqs_wire.py"]}
+    sources = {
+        "dynamodb": ["dynamodb_store.py", "dynamodb_idempotency.py", "outbox.py"],
+        "sqs": ["sqs.py", "sqs_wire.py"],
+    }
     sources["ssm"] = ["parameters.py"]
     actions = set()
     for service, names in sources.items():

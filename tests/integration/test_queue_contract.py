@@ -28,7 +28,7 @@ from chalicelib.errors import (
     ReceiptHandleSuperseded,
     ReceiptHandleUnknown,
 )
-from chalicelib.ports import MessageQueue, ReceivedMessage
+from chalicelib.ports.queue import MessageQueue, ReceivedMessage
 
 # Fixtures, used by name through request.getfixturevalue:
 from tests.integration.aws_fixtures import aws_credentials, mocked_aws, sqs_client  # noqa: F401

@@ -12,7 +12,8 @@ from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.similarity import DynamoSimilarityIndex
 from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex
 from chalicelib.domain.similarity import makeup_of, similarity
-from chalicelib.ports import FormulaRecord, MaterialRecord, SimilarityIndex, SimilarMatch
+from chalicelib.ports.similarity import SimilarityIndex, SimilarMatch
+from chalicelib.ports.store import FormulaRecord, MaterialRecord
 from tests.integration.aws_dynamo_fixtures import TABLE, aws_credentials, dynamodb_client  # noqa: F401
 
 D = Decimal

@@ -23,7 +23,7 @@ from chalicelib.adapters.memory.store import InMemoryFormulaStore
 from chalicelib.clock import FakeClock
 from chalicelib.errors import Conflict, DuplicateFormula, IdempotencyKeyReused, NotFound, RequestInProgress
 from chalicelib.ids import UlidFactory
-from chalicelib.ports import (
+from chalicelib.ports.store import (
     STATUS_FAILED,
     STATUS_PROCESSED,
     STATUS_QUEUED,

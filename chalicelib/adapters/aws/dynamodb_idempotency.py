@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import tables
 from chalicelib.errors import IdempotencyKeyReused, InfrastructureError, RequestInProgress
-from chalicelib.ports import (
+from chalicelib.ports.store import (
     IdempotencyCompletion,
     IdempotencyStore,
     KeyAcquired,

@@ -61,7 +61,8 @@ from chalicelib.errors import (
     NotFound,
     RequestInProgress,
 )
-from chalicelib.ports import (
+from chalicelib.ports.outbox import OutboxItem
+from chalicelib.ports.store import (
     STATUS_FAILED,
     STATUS_PROCESSED,
     FormulaRecord,
@@ -70,7 +71,6 @@ from chalicelib.ports import (
     MaterialRecord,
     NearDuplicate,
     OutboundMessage,
-    OutboxItem,
     Page,
     StatusChange,
 )

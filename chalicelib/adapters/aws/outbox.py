@@ -44,7 +44,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import jsonio
 from chalicelib.adapters.aws import tables
 from chalicelib.errors import InfrastructureError, PayloadTooLarge
-from chalicelib.ports import OutboundMessage, OutboxItem, outbox_id_for
+from chalicelib.ports.outbox import OutboxItem, outbox_id_for
+from chalicelib.ports.store import OutboundMessage
 
 MAX_MESSAGE_BYTES = 262_144
 """SQS's limit on a message body (256 KiB of UTF-8): a bigger one could never be relayed."""

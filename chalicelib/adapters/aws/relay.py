@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib.clock import Clock
-from chalicelib.ports import OutboundMessage, Outbox, OutboxItem, outbox_id_for
+from chalicelib.ports.outbox import Outbox, OutboxItem, outbox_id_for
+from chalicelib.ports.store import OutboundMessage
 
 logger = logging.getLogger(__name__)
 

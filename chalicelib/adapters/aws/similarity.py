@@ -33,7 +33,8 @@ from chalicelib.adapters.aws.backoff import Backoff
 from chalicelib.domain.model import total_concentration
 from chalicelib.domain.similarity import EXACT, can_reach, makeup_of, prefix_length, ratio, shared_weight
 from chalicelib.errors import InfrastructureError
-from chalicelib.ports import FormulaRecord, SimilarMatch
+from chalicelib.ports.similarity import SimilarMatch
+from chalicelib.ports.store import FormulaRecord
 
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _WRITE_BATCH = 25

@@ -56,7 +56,8 @@ from chalicelib.errors import (
     ReceiptHandleMalformed,
 )
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import MAX_ACK_BATCH, DeadLetter, OutboundMessage, QueueStats, ReceivedMessage
+from chalicelib.ports.queue import MAX_ACK_BATCH, DeadLetter, QueueStats, ReceivedMessage
+from chalicelib.ports.store import OutboundMessage
 
 log = logging.getLogger("formula_intake.sqs")
 

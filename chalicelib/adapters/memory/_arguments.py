@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from chalicelib.errors import QueueArgumentError
-from chalicelib.ports import MAX_ACK_BATCH
+from chalicelib.ports.queue import MAX_ACK_BATCH
 
 MAX_MESSAGES = 10
 MAX_VISIBILITY_SECONDS = 43_200

@@ -36,7 +36,7 @@ from heapq import heapify, heappop, heappush
 from chalicelib.adapters.memory._bodies import thaw
 from chalicelib.adapters.memory._receipts import ReceiptCodec
 from chalicelib.errors import QueueFull, ReceiptHandleSuperseded, ReceiptHandleUnknown
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 
 READY, IN_FLIGHT, DELAYED, DEAD, GONE = range(5)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from chalicelib.clock import Clock
 from chalicelib.errors import IdempotencyKeyReused, RequestInProgress
-from chalicelib.ports import IdempotencyCompletion, KeyAcquired, KeyCompleted, StoredResponse
+from chalicelib.ports.store import IdempotencyCompletion, KeyAcquired, KeyCompleted, StoredResponse
 
 
 @dataclass(slots=True)

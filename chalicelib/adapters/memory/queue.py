@@ -36,7 +36,7 @@ from chalicelib.adapters.memory._queue_state import QueueState, Staged
 from chalicelib.clock import Clock
 from chalicelib.errors import FormulaIntakeError, ReceiptHandleMalformed
 from chalicelib.jsonio import JsonValue
-from chalicelib.ports import DeadLetter, QueueStats, ReceivedMessage
+from chalicelib.ports.queue import DeadLetter, QueueStats, ReceivedMessage
 
 _OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
 

@@ -50,7 +50,8 @@ from decimal import ROUND_CEILING, Context, Decimal
 
 from chalicelib.domain.model import MAX_TOTAL_CONCENTRATION, total_concentration
 from chalicelib.domain.similarity import EXACT, can_reach, makeup_of, prefix_length, ratio, shared_weight
-from chalicelib.ports import FormulaRecord, SimilarMatch
+from chalicelib.ports.similarity import SimilarMatch
+from chalicelib.ports.store import FormulaRecord
 
 BAND_RATIO = Decimal("1.05")
 """How much wider each band's upper bound is than its lower: finer bands read fewer formulas

@@ -30,13 +30,13 @@ from typing import Any
 from chalicelib.adapters.memory._sorted_ids import SortedIds
 from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
 from chalicelib.errors import Conflict, DuplicateFormula, NotFound, RequestInProgress
-from chalicelib.ports import (
+from chalicelib.ports.queue import MessageQueue
+from chalicelib.ports.store import (
     STATUS_FAILED,
     STATUS_PROCESSED,
     STATUSES,
     FormulaRecord,
     IdempotencyCompletion,
-    MessageQueue,
     NearDuplicate,
     OutboundMessage,
     Page,

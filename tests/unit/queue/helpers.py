@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.memory.queue import InMemoryQueue
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 
 LIMIT = 262_144
 START = 1_700_000_000.0

@@ -20,7 +20,7 @@ from chalicelib import jsonio
 from chalicelib.adapters.memory.queue import InMemoryQueue
 from chalicelib.clock import FakeClock
 from chalicelib.errors import PayloadTooLarge, QueueArgumentError
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 from tests.unit.queue.helpers import LIMIT, START, held, one
 
 

@@ -13,7 +13,7 @@ from chalicelib.errors import (
     ReceiptHandleSuperseded,
     ReceiptHandleUnknown,
 )
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 from tests.unit.queue.helpers import START, held, one, totals
 
 

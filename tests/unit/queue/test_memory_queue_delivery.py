@@ -14,7 +14,7 @@ from chalicelib.clock import FakeClock
 from chalicelib.errors import (
     ReceiptHandleSuperseded,
 )
-from chalicelib.ports import MessageQueue, QueueStats, StagedPublish
+from chalicelib.ports.queue import MessageQueue, QueueStats, StagedPublish
 from tests.unit.queue.helpers import START, held, one, totals
 
 

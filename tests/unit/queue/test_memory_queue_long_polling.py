@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.adapters.memory.queue import InMemoryQueue
 from chalicelib.clock import FakeClock
-from chalicelib.ports import ReceivedMessage
+from chalicelib.ports.queue import ReceivedMessage
 from tests.unit.queue.helpers import one, until
 
 

@@ -15,7 +15,7 @@ from chalicelib.errors import (
     QueueArgumentError,
     QueueFull,
 )
-from chalicelib.ports import QueueStats, ReceivedMessage
+from chalicelib.ports.queue import QueueStats, ReceivedMessage
 from tests.unit.queue.helpers import LIMIT, START, held, one, until
 
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.memory.similarity import InMemorySimilarityIndex, band_range, total_band
 from chalicelib.domain.similarity import makeup_of, similarity
-from chalicelib.ports import FormulaRecord, MaterialRecord, SimilarMatch
+from chalicelib.ports.similarity import SimilarMatch
+from chalicelib.ports.store import FormulaRecord, MaterialRecord
 
 D = Decimal
 

@@ -18,7 +18,7 @@ from chalicelib.adapters.memory.idempotency import InMemoryIdempotencyStore
 from chalicelib.adapters.memory.store import InMemoryFormulaStore
 from chalicelib.clock import FakeClock
 from chalicelib.ids import UlidFactory
-from chalicelib.ports import STATUS_FAILED, STATUS_QUEUED, FormulaRecord, MaterialRecord
+from chalicelib.ports.store import STATUS_FAILED, STATUS_QUEUED, FormulaRecord, MaterialRecord
 
 BIG, SMALL, WRITER = "big", "small", "writer"
 LIMIT = 50
