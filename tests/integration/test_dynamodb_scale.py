@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
-from chalicelib.adapters.aws.dynamodb_store import _formula_item as formula_item
+from chalicelib.adapters.aws.formula_items import formula_item
 from chalicelib.clock import FakeClock
 from chalicelib.ids import UlidFactory
 from chalicelib.ports.store import STATUS_FAILED, STATUS_QUEUED, FormulaRecord, MaterialRecord

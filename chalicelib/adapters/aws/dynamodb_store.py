@@ -1,17 +1,7 @@
 """Formulas in DynamoDB: one transaction stores a submission, its make-up guards and its outbox.
 
-Items (the layout of the whole table is in `chalicelib.adapters.aws.tables`)::
-
-    OWNER#<owner> / FORMULA#<ulid>      kind "formula", id, owner, name, fingerprint, status,
-                                        message_id, created_at N, processed_at N?, last_error S?,
-                                        attempts N?, materials L of M {name S, concentration S},
-                                        status_pk (the status index's key, changed with status)
-                                        near_duplicates L of M {id S, similarity S}?
-    FINGERPRINT#<fp> / OWNER#<owner>    kind "guard", formula_id
-
-Concentrations are stored as their exact decimal TEXT and read back with `Decimal(text)`:
-a DynamoDB number would trim trailing zeros ("12.50" -> "12.5") and the API returns exactly
-what was submitted. No value ever passes through ``float``.
+Items: a formula and its make-up guard (`chalicelib.adapters.aws.formula_items` writes and reads
+them; the layout of the whole table is in `chalicelib.adapters.aws.tables`).
 
 `DynamoFormulaStore.commit_submission` writes ONE ``TransactWriteItems``:
 
@@ -41,15 +31,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.backoff import Backoff, Sleep
 from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
+from chalicelib.adapters.aws.formula_items import formula_item, guard_item, near_duplicates_value, record_of
 from chalicelib.adapters.aws.outbox import DynamoOutbox
 from chalicelib.adapters.aws.relay import MessageSender, OutboxRelay
 from chalicelib.clock import Clock
@@ -68,7 +57,6 @@ from chalicelib.ports.store import (
     FormulaRecord,
     FormulaStore,
     IdempotencyCompletion,
-    MaterialRecord,
     NearDuplicate,
     OutboundMessage,
     Page,
@@ -85,8 +73,6 @@ TRANSACTION_RETRY_SECONDS = 2.0
 """How long a submission keeps retrying a transaction cancelled by conflicts or throttling."""
 READ_RETRY_SECONDS = 2.0
 """How long the read-back of conflicting guards keeps retrying unprocessed keys."""
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
 
 
 def _unavailable(exc: BaseException) -> InfrastructureError:
@@ -153,7 +139,7 @@ class DynamoFormulaStore:
         actions: list[dict[str, Any]] = []
         kinds: list[str] = []
         for record in records:
-            actions += [self._put(_formula_item(record)), self._put(_guard_item(record))]
+            actions += [self._put(formula_item(record)), self._put(guard_item(record))]
             kinds += ["formula", "guard"]
         if messages:
             actions.append(
@@ -215,7 +201,7 @@ class DynamoFormulaStore:
 
     def get(self, owner: str, formula_id: str) -> FormulaRecord | None:
         item = self._get_item(tables.formula_key(owner, formula_id))
-        return None if item is None else _record(item)
+        return None if item is None else record_of(item)
 
     def find_by_fingerprint(self, owner: str, fingerprint: str) -> FormulaRecord | None:
         guard = self._get_item(tables.guard_key(owner, fingerprint))
@@ -253,7 +239,7 @@ class DynamoFormulaStore:
             while len(items) <= limit:
                 request["Limit"] = limit + 1 - len(items)
                 response = self._client.query(**request)
-                items.extend(_record(raw) for raw in response["Items"])
+                items.extend(record_of(raw) for raw in response["Items"])
                 if "LastEvaluatedKey" not in response:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -291,7 +277,6 @@ class DynamoFormulaStore:
         )
 
     def set_near_duplicates(self, owner: str, formula_id: str, near: Sequence[NearDuplicate]) -> None:
-        value = [{"id": n.id, "similarity": str(n.similarity)} for n in near]
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -299,7 +284,7 @@ class DynamoFormulaStore:
                 UpdateExpression="SET near_duplicates = :near",
                 ConditionExpression="attribute_exists(#pk)",
                 ExpressionAttributeNames={"#pk": tables.PK},
-                ExpressionAttributeValues={":near": _serialize(value)},
+                ExpressionAttributeValues={":near": near_duplicates_value(near)},
             )
         except _BOTO_ERRORS as exc:
             if tables.error_code(exc) == "ConditionalCheckFailedException":
@@ -334,8 +319,8 @@ class DynamoFormulaStore:
                 raise _unavailable(exc) from exc
             if "Item" not in exc.response:
                 raise NotFound(f"No formula {formula_id}.") from None
-            return StatusChange(False, _record(exc.response["Item"]))
-        return StatusChange(True, _record(response["Attributes"]))
+            return StatusChange(False, record_of(exc.response["Item"]))
+        return StatusChange(True, record_of(response["Attributes"]))
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -388,60 +373,6 @@ def _read_guards(
     except _BOTO_ERRORS as exc:
         raise _unavailable(exc) from exc
     raise InfrastructureError("The formula store is throttling reads; retry.")
-
-
-def _formula_item(record: FormulaRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "kind": "formula",
-        "id": record.id,
-        "owner": record.owner,
-        "name": record.name,
-        "materials": [{"name": m.name, "concentration": str(m.concentration)} for m in record.materials],
-        "fingerprint": record.fingerprint,
-        "status": record.status,
-        "created_at": Decimal(repr(record.created_at)),
-        "message_id": record.message_id,
-    }
-    if record.processed_at is not None:
-        doc["processed_at"] = Decimal(repr(record.processed_at))
-    if record.last_error is not None:
-        doc["last_error"] = record.last_error
-    if record.attempts:
-        doc["attempts"] = record.attempts
-    return {
-        **tables.formula_key(record.owner, record.id),
-        tables.STATUS_PK: {"S": tables.status_key(record.owner, record.status)},
-        **{k: _serialize(v) for k, v in doc.items()},
-    }
-
-
-def _guard_item(record: FormulaRecord) -> dict[str, Any]:
-    return {
-        **tables.guard_key(record.owner, record.fingerprint),
-        "kind": {"S": "guard"},
-        "formula_id": {"S": record.id},
-    }
-
-
-def _record(item: dict[str, Any]) -> FormulaRecord:
-    doc = {name: _deserialize(value) for name, value in item.items()}
-    processed_at = doc.get("processed_at")
-    return FormulaRecord(
-        id=doc["id"],
-        owner=doc["owner"],
-        name=doc["name"],
-        materials=tuple(MaterialRecord(m["name"], Decimal(m["concentration"])) for m in doc["materials"]),
-        fingerprint=doc["fingerprint"],
-        status=doc["status"],
-        created_at=float(doc["created_at"]),
-        message_id=doc["message_id"],
-        processed_at=None if processed_at is None else float(processed_at),
-        last_error=doc.get("last_error"),
-        attempts=int(doc.get("attempts", 0)),
-        near_duplicates=tuple(
-            NearDuplicate(n["id"], Decimal(n["similarity"])) for n in doc.get("near_duplicates", ())
-        ),
-    )
 
 
 if TYPE_CHECKING:
