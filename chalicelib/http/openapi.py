@@ -22,15 +22,8 @@ from chalicelib import errors
 from chalicelib.http.errors import STATUS_BY_ERROR
 from chalicelib.http.middleware import NO_STORE_PREFIXES
 from chalicelib.http.openapi_operations import EDGE_ALWAYS, EDGE_BODY, EDGE_PROTECTED, OPERATIONS, Operation
-from chalicelib.http.openapi_schemas import (
-    ULID,
-    Schema,
-    error_with_codes,
-    integer,
-    ref,
-    request_schemas,
-    response_schemas,
-)
+from chalicelib.http.openapi_responses import error_with_codes, response_schemas
+from chalicelib.http.openapi_schemas import ULID, Schema, integer, ref, request_schemas
 from chalicelib.security.policy import PUBLIC_ROUTES, ROUTE_ROLES
 from chalicelib.services import views
 

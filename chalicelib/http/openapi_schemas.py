@@ -1,4 +1,4 @@
-"""The JSON Schemas of the OpenAPI document: request bodies, resources, messages, the error shape.
+"""The JSON Schemas of the OpenAPI document's request bodies, and the building blocks of every schema.
 
 OpenAPI 3.1 uses JSON Schema 2020-12 as it is, so these are plain dictionaries. Every limit comes
 from the constant the service enforces (`chalicelib.domain`, `chalicelib.services.queries`,
@@ -8,14 +8,13 @@ they are restated once below (`CONSUMER_INTEGERS`, `DEAD_LETTERS_LIMIT`, `OWNER_
 `DEFAULT_MAX_STRING`), and ``tests/api/test_openapi.py`` sends every bound, and one past it, to
 the service, so the two cannot drift apart silently.
 
-`chalicelib.http.openapi` assembles these into the document's ``components``.
+The answers' schemas (resources, messages, the error shape) are in `chalicelib.http.openapi_responses`;
+`chalicelib.http.openapi` assembles both into the document's ``components``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import re
 import unicodedata
 from typing import Any
 
@@ -27,10 +26,8 @@ from chalicelib.domain import (
     NAME_MAX_CHARS,
 )
 from chalicelib.domain.model import MAX_CONCENTRATION, MAX_TOTAL_CONCENTRATION
-from chalicelib.ports.queue import QueueStats
-from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED, STATUSES
-from chalicelib.security.apikeys import ROLES
-from chalicelib.services import consumer, queries, similarity, views
+from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED
+from chalicelib.services import consumer
 
 Schema = dict[str, Any]
 
@@ -125,7 +122,7 @@ def integer(low: int, high: int | None = None, default: int | None = None) -> Sc
     return schema
 
 
-def _object(properties: dict[str, Schema], required: list[str], description: str = "") -> Schema:
+def object_schema(properties: dict[str, Schema], required: list[str], description: str = "") -> Schema:
     schema: Schema = {
         "type": "object",
         "required": required,
@@ -137,7 +134,7 @@ def _object(properties: dict[str, Schema], required: list[str], description: str
     return schema
 
 
-def _name(what: str) -> Schema:
+def name_schema(what: str) -> Schema:
     return {
         "type": "string",
         "minLength": 1,
@@ -161,7 +158,7 @@ def _consumer_body(name: str, description: str, extra: dict[str, Schema], requir
     properties = dict(extra)
     for field, bounds in CONSUMER_INTEGERS[name].items():
         properties[field] = optional_integer(*bounds)
-    return _object(properties, required, description)
+    return object_schema(properties, required, description)
 
 
 def request_schemas() -> dict[str, Schema]:
@@ -183,12 +180,13 @@ def request_schemas() -> dict[str, Schema]:
                 "Kept as an exact decimal, never a binary float."
             ),
         },
-        "Material": _object(
-            {"name": _name("material name"), "concentration": ref("Concentration")}, ["name", "concentration"]
+        "Material": object_schema(
+            {"name": name_schema("material name"), "concentration": ref("Concentration")},
+            ["name", "concentration"],
         ),
-        "Formula": _object(
+        "Formula": object_schema(
             {
-                "name": _name("formula name"),
+                "name": name_schema("formula name"),
                 "materials": {
                     "type": "array",
                     "minItems": 1,
@@ -214,8 +212,8 @@ def request_schemas() -> dict[str, Schema]:
         "ReceiveRequest": _consumer_body("ReceiveRequest", "Every field is optional.", {}, []),
         "AckRequest": {
             "oneOf": [
-                _object({"receipt_handle": handle}, ["receipt_handle"], "Delete one message: 204."),
-                _object(
+                object_schema({"receipt_handle": handle}, ["receipt_handle"], "Delete one message: 204."),
+                object_schema(
                     {"receipt_handles": {"type": "array", "items": handle, "minItems": 1, "maxItems": 10}},
                     ["receipt_handles"],
                     "Delete up to 10 messages in one call: 200 with each handle's outcome.",
@@ -231,7 +229,7 @@ def request_schemas() -> dict[str, Schema]:
         "RedriveRequest": _consumer_body("RedriveRequest", "Every field is optional.", {}, []),
         "StatusReport": {
             "oneOf": [
-                _object(
+                object_schema(
                     {
                         "owner": owner,
                         "status": {"const": STATUS_PROCESSED},
@@ -241,7 +239,7 @@ def request_schemas() -> dict[str, Schema]:
                     ["owner", "status"],
                     "The formula was processed.",
                 ),
-                _object(
+                object_schema(
                     {
                         "owner": owner,
                         "status": {"const": STATUS_FAILED},
@@ -253,283 +251,4 @@ def request_schemas() -> dict[str, Schema]:
                 ),
             ]
         },
-    }
-
-
-def response_schemas() -> dict[str, Schema]:
-    """What the service answers: resources, pages, queue messages, stats, the error shape."""
-    moment = {"type": "string", "format": "date-time"}
-    epoch = {"type": "number", "minimum": 0, "description": "Seconds since the Unix epoch."}
-    stats = [f.name for f in dataclasses.fields(QueueStats) if f.name != "exact"]
-    counts = [name for name in stats if not name.endswith("_total")]
-    return {
-        "FormulaId": {"type": "string", "pattern": f"^{ULID}$"},
-        "MessageId": {"type": "string", "pattern": f"^{re.escape(views.message_id_for(''))}{ULID}$"},
-        "Fingerprint": {"type": "string", "pattern": "^v2:[0-9a-f]{64}$"},
-        "MaterialResource": _object(
-            {
-                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
-                "concentration": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": int(MAX_CONCENTRATION),
-                    "description": "The exact decimal submitted, digits and trailing zeros kept.",
-                },
-            },
-            ["name", "concentration"],
-        ),
-        "FormulaResource": _object(
-            {
-                "id": ref("FormulaId"),
-                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
-                "materials": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_MATERIALS,
-                    "items": ref("MaterialResource"),
-                },
-                "fingerprint": ref("Fingerprint"),
-                "status": {"enum": list(STATUSES)},
-                "created_at": moment,
-                "message_id": ref("MessageId"),
-                "processed_at": moment,
-                "last_error": {"type": "string"},
-                "attempts": integer(1),
-                "near_duplicates": {
-                    "type": "array",
-                    "maxItems": similarity.NEAR_DUPLICATE_LIMIT,
-                    "items": ref("NearDuplicate"),
-                    "description": "Once processed: the owner's formulas the processing step found at or "
-                    "above the stage's near-duplicate threshold, most similar first.",
-                },
-            },
-            ["id", "name", "materials", "fingerprint", "status", "created_at", "message_id"],
-            "A stored formula; materials in submitted order.",
-        ),
-        "Similarity": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1,
-            "description": "Weighted Jaccard similarity of the make-ups, exact, truncated to 4 places.",
-        },
-        "NearDuplicate": _object(
-            {"id": ref("FormulaId"), "similarity": ref("Similarity")}, ["id", "similarity"]
-        ),
-        "SimilarFormula": _object(
-            {
-                "id": ref("FormulaId"),
-                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_CHARS},
-                "similarity": ref("Similarity"),
-                "shared_materials": integer(1, MAX_MATERIALS),
-            },
-            ["id", "name", "similarity", "shared_materials"],
-            "One of the owner's formulas; shared_materials counts the materials both list.",
-        ),
-        "SimilarFormulas": _object(
-            {
-                "formula_id": ref("FormulaId"),
-                "similar": {
-                    "type": "array",
-                    "maxItems": similarity.MAX_LIMIT,
-                    "items": ref("SimilarFormula"),
-                },
-            },
-            ["formula_id", "similar"],
-            "Most similar first, ties by id.",
-        ),
-        "SimilarToBody": _object(
-            {"similar": {"type": "array", "maxItems": similarity.MAX_LIMIT, "items": ref("SimilarFormula")}},
-            ["similar"],
-            "Most similar first, ties by id.",
-        ),
-        "FormulaBatchResult": _object(
-            {
-                "formulas": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_BATCH,
-                    "items": ref("FormulaResource"),
-                }
-            },
-            ["formulas"],
-        ),
-        "FormulaPage": _object(
-            {
-                "formulas": {"type": "array", "maxItems": queries.MAX_LIMIT, "items": ref("FormulaResource")},
-                "next_cursor": {"type": ["string", "null"], "description": "Pass back as ?cursor= for more."},
-            },
-            ["formulas", "next_cursor"],
-        ),
-        "FormulaSubmittedMessage": _object(
-            {
-                "type": {"const": views.MESSAGE_TYPE},
-                "version": {"const": views.MESSAGE_VERSION},
-                "message_id": ref("MessageId"),
-                "formula_id": ref("FormulaId"),
-                "owner": {"type": "string", "minLength": 1},
-                "fingerprint": ref("Fingerprint"),
-                "name": {"type": "string", "minLength": 1},
-                "materials": {"type": "array", "minItems": 1, "items": ref("MaterialResource")},
-                "occurred_at": moment,
-            },
-            [
-                "type",
-                "version",
-                "message_id",
-                "formula_id",
-                "owner",
-                "fingerprint",
-                "name",
-                "materials",
-                "occurred_at",
-            ],
-            "The message published for every accepted formula; message_id is stable per formula.",
-        ),
-        "ReceivedMessages": _object(
-            {
-                "messages": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "message_id": {"type": "string", "minLength": 1},
-                            "receipt_handle": {"type": "string", "minLength": 1},
-                            "receive_count": integer(1),
-                            "sent_at": epoch,
-                            "first_received_at": epoch,
-                            "body": ref("FormulaSubmittedMessage"),
-                            "formula_status": {
-                                "type": ["string", "null"],
-                                "enum": ["queued", "processed", "failed", None],
-                                "description": (
-                                    "For a formula.submitted message: the formula's status now "
-                                    "(null if it no longer exists), so a worker skips processed ones."
-                                ),
-                            },
-                        },
-                        [
-                            "message_id",
-                            "receipt_handle",
-                            "receive_count",
-                            "sent_at",
-                            "first_received_at",
-                            "body",
-                        ],
-                    ),
-                }
-            },
-            ["messages"],
-        ),
-        "DeadLetters": _object(
-            {
-                "dead_letters": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "message_id": {"type": "string", "minLength": 1},
-                            "receive_count": integer(1),
-                            "sent_at": epoch,
-                            "dead_lettered_at": epoch,
-                            "body": ref("FormulaSubmittedMessage"),
-                        },
-                        ["message_id", "receive_count", "sent_at", "dead_lettered_at", "body"],
-                    ),
-                }
-            },
-            ["dead_letters"],
-        ),
-        "QueueStats": _object(
-            {**{name: integer(0) for name in stats}, "exact": {"type": "boolean"}},
-            [*counts, "exact"],
-            "Counts now (exact, or the backend's approximate figures when `exact` is false), and the"
-            " running totals only where the backend can know them (absent on SQS).",
-        ),
-        "RedriveResult": _object({"redriven": integer(0)}, ["redriven"]),
-        "FormulaStatus": _object(
-            {"formula_id": ref("FormulaId"), "owner": {"type": "string"}, "status": {"enum": list(STATUSES)}},
-            ["formula_id", "owner", "status"],
-        ),
-        "AckBatchResult": _object(
-            {
-                "results": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "receipt_handle": {"type": "string"},
-                            "acked": {"type": "boolean"},
-                            "error": _object(
-                                {"code": {"type": "string"}, "message": {"type": "string"}},
-                                ["code", "message"],
-                            ),
-                        },
-                        ["receipt_handle", "acked"],
-                    ),
-                }
-            },
-            ["results"],
-            "One result per handle, in the request's order; an error says why that one was not acked.",
-        ),
-        "StatusReportResult": _object(
-            {"changed": {"type": "boolean"}, "formula": ref("FormulaResource")}, ["changed", "formula"]
-        ),
-        "Health": _object({"status": {"const": "ok"}}, ["status"]),
-        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
-        "Error": error_schema(),
-    }
-
-
-def error_schema() -> Schema:
-    """The one error shape, ``{"error": {"code", "message", ...}}``, with every optional field."""
-    field_error = _object({"field": {"type": "string"}, "message": {"type": "string"}}, ["field", "message"])
-    index = integer(0)
-    conflict = _object(
-        {
-            "fingerprint": ref("Fingerprint"),
-            "index": index,
-            "existing_id": ref("FormulaId"),
-            "duplicate_of_index": index,
-        },
-        ["fingerprint"],
-    )
-    inner = _object(
-        {
-            "code": {
-                "type": "string",
-                "pattern": "^[a-z][a-z0-9_]*$",
-                "description": "Stable; branch on it.",
-            },
-            "message": {"type": "string", "minLength": 1, "description": "For people; may change."},
-            "details": {
-                "type": "array",
-                "items": field_error,
-                "description": "validation_error: every problem.",
-            },
-            "conflicts": {
-                "type": "array",
-                "items": conflict,
-                "description": "duplicate_formula: each clash.",
-            },
-            "existing_id": ref("FormulaId"),
-            "limit_bytes": integer(1),
-            "request_id": {
-                "type": "string",
-                "minLength": 1,
-                "description": "internal_error: also in the log.",
-            },
-            "required_roles": {
-                "type": "array",
-                "minItems": 1,
-                "uniqueItems": True,
-                "items": {"enum": list(ROLES)},
-            },
-        },
-        ["code", "message"],
-    )
-    return _object({"error": inner}, ["error"], "Every error response, whatever produced it.")
-
-
-def error_with_codes(codes: list[str]) -> Schema:
-    """The error shape narrowed to the codes one response can carry."""
-    return {
-        "allOf": [ref("Error")],
-        "properties": {"error": {"properties": {"code": {"enum": sorted(set(codes))}}}},
     }
