@@ -12,7 +12,8 @@ import pytest
 from chalice.cli.factory import CLIFactory
 from chalice.local import LocalGateway
 
-from chalicelib.devserver.handler import FastRequestHandler, OptionsToAppGateway
+from chalicelib.devserver.gateway import OptionsToAppGateway
+from chalicelib.devserver.handler import FastRequestHandler
 
 PROJECT = Path(__file__).resolve().parents[3]
 
