@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import jsonio, observability
-from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
@@ -159,7 +158,7 @@ def sweep(
         }
         (log.error if result.failures else log.info)(jsonio.dumps(line))
     finally:
-        _measure_backlog(services)
+        _measure_backlog(relay)
         observability.flush()
     return result
 
@@ -168,16 +167,11 @@ OUTBOX_GAUGE_LIMIT = 1000
 """The backlog gauge counts at most this many pending items (one bounded read per sweep)."""
 
 
-def _measure_backlog(services: Services) -> None:
+def _measure_backlog(relay: OutboxRelay) -> None:
     """Emit how many outbox items are pending (up to `OUTBOX_GAUGE_LIMIT`) and the oldest's age."""
-    store = services.store
-    if not isinstance(store, DynamoFormulaStore):
-        return
-    now = services.clock()
-    pending = store.pending_outbox(limit=OUTBOX_GAUGE_LIMIT, older_than=now)
-    oldest = min((item.created_at for item in pending), default=now)
-    observability.gauge(observability.OUTBOX_PENDING, len(pending))
-    observability.seconds(observability.OUTBOX_OLDEST_AGE, now - oldest)
+    pending, oldest_age = relay.backlog(limit=OUTBOX_GAUGE_LIMIT)
+    observability.gauge(observability.OUTBOX_PENDING, pending)
+    observability.seconds(observability.OUTBOX_OLDEST_AGE, oldest_age)
 
 
 def _record_peeked_dead_letters(services: Services) -> dict[str, int]:

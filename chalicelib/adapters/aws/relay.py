@@ -120,6 +120,13 @@ class OutboxRelay:
         self._new_token = new_token or (lambda: uuid.uuid4().hex)
         self._sweep_concurrency = sweep_concurrency
 
+    def backlog(self, *, limit: int) -> tuple[int, float]:
+        """How many items are pending (counting at most ``limit``, one bounded read) and how many
+        seconds the oldest of them has waited (0 when none is)."""
+        now = self._clock()
+        pending = self._outbox.pending(limit=limit, older_than=now)
+        return len(pending), now - min((item.created_at for item in pending), default=now)
+
     def new_lease_token(self) -> str:
         """A token for the lease a committing request writes with its outbox item."""
         return self._new_token()
