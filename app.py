@@ -52,7 +52,7 @@ def health() -> Response:
 @app.route("/openapi.json", methods=["GET"])
 @api_view
 def openapi_document() -> Response:
-    return json_response(200, openapi.document())
+    return json_response(200, openapi.document(consumer_api=bootstrap.services().consumer_api_enabled))
 
 
 @app.route("/formulas", methods=["POST"], content_types=ANY_BODY_TYPE)

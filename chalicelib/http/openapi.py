@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.http.errors import STATUS_BY_ERROR
-from chalicelib.http.middleware import NO_STORE_PREFIXES
+from chalicelib.http.middleware import CONSUMER_API_PREFIX, NO_STORE_PREFIXES
 from chalicelib.http.openapi_operations import EDGE_ALWAYS, EDGE_BODY, EDGE_PROTECTED, OPERATIONS, Operation
 from chalicelib.http.openapi_responses import error_with_codes, response_schemas
 from chalicelib.http.openapi_schemas import ULID, Schema, integer, ref, request_schemas
@@ -169,11 +169,18 @@ def _operation(op: Operation) -> dict[str, Any]:
     return out
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document for every route, built fresh (a few milliseconds) on each call."""
+def document(*, consumer_api: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, built fresh (a few milliseconds) on each call: every route, or
+    without the consumer API's (``consumer_api=False``, a stage that answers them 404)."""
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+        if consumer_api or not op.path.startswith(CONSUMER_API_PREFIX):
+            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    tags = [
+        {"name": "formulas", "description": "Submitting and reading formulas."},
+        {"name": "queue", "description": "The consumer API over the formula.submitted queue."},
+        {"name": "service", "description": "Health and this document."},
+    ]
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -187,11 +194,7 @@ def document() -> dict[str, Any]:
                 "a wrong method answers 405 method_not_allowed with Allow, an unknown path 404 not_found."
             ),
         },
-        "tags": [
-            {"name": "formulas", "description": "Submitting and reading formulas."},
-            {"name": "queue", "description": "The consumer API over the formula.submitted queue."},
-            {"name": "service", "description": "Health and this document."},
-        ],
+        "tags": [tag for tag in tags if consumer_api or tag["name"] != "queue"],
         "paths": paths,
         "components": {
             "schemas": {**request_schemas(), **response_schemas()},

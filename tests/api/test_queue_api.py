@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from openapi_spec_validator import validate as validate_spec
 
 from chalicelib import bootstrap
 from chalicelib.clock import FakeClock
@@ -208,6 +209,25 @@ def test_a_stage_without_the_consumer_api_answers_404(clock: FakeClock, method: 
             assert client.http.get("/formulas").status_code == 200  # the rest of the API is unchanged
     finally:
         bootstrap.use(old)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_document_lists_the_consumer_api_only_where_it_answers(clock: FakeClock, enabled: bool) -> None:
+    old = bootstrap.use(make_services(clock, consumer_api_enabled=enabled))
+    try:
+        with KeyedClient() as client:
+            response = client.http.get("/openapi.json")
+    finally:
+        bootstrap.use(old)
+    document = json.loads(response.body)
+    validate_spec(document)
+    listed = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    queue_routes = {(method, path) for method, path in listed if path.startswith("/queue/")}
+    assert (len(queue_routes) == len(QUEUE_ROUTES)) if enabled else not queue_routes
+    assert ("POST", "/formulas") in listed and ("GET", "/health") in listed
+    tags = {tag["name"] for tag in document["tags"]}
+    assert tags == ({"formulas", "queue", "service"} if enabled else {"formulas", "service"})
+    assert {op["tags"][0] for ops in document["paths"].values() for op in ops.values()} == tags
 
 
 def test_the_deployed_stage_turns_the_consumer_api_off() -> None:
