@@ -9,7 +9,7 @@ N stored formulas (`bench.bench_scale`, this tree only; ``--scale-n``; over HTTP
 run`'s server with ``--scale-http``, `bench.bench_scale_http`). ``similar``: exact near-duplicate
 search on a synthetic library (`bench.bench_similar`, this tree only; ``--similar-n``).
 ``cost``: AWS calls and USD per formula, cold start, package size and the outbox sweeper's
-drain rate (`bench.bench_cost`, this tree only).
+drain rate (`bench.bench_cost`, with `bench.bench_drain`; this tree only).
 With ``--baseline REV`` the same benchmarks also run against REV, checked out into a temporary
 git worktree and served from the same virtualenv; the HTTP servers of both trees take turns
 round by round, the queue benchmark runs in the order current, baseline, baseline, current, and

@@ -19,6 +19,7 @@ Nothing is slept and nothing is asserted. Run with ``python -m bench --only aws`
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -120,6 +121,64 @@ def moto_with_fake_credentials() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+REGION = "us-east-1"
+
+
+@contextmanager
+def aws_services(table: str, *, latency: float = 0.0) -> Iterator[dict[str, Any]]:
+    """moto's table ``table`` and its queues and the AWS services on them, installed for the app; with
+    ``latency``, their clients wait that long on each call (`Latency`)."""
+    import boto3
+
+    from chalicelib import bootstrap
+    from chalicelib.adapters.aws.serialized import SerializedClient
+    from chalicelib.adapters.aws.sqs_setup import create_queues
+    from chalicelib.adapters.aws.tables import create_tables
+    from chalicelib.config import Settings
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    create_tables(dynamodb, [table])
+    queue_url, dlq_url = create_queues(sqs, name_prefix=table, max_receive_count=5)
+    settings = Settings(backend="aws", table_name=table, queue_url=queue_url, dead_letter_queue_url=dlq_url)
+    if latency:
+        services = bootstrap.build_aws(
+            settings,
+            dynamodb=Latency(SerializedClient(dynamodb), latency),
+            sqs=Latency(SerializedClient(sqs), latency),
+        )
+    else:
+        services = bootstrap.build_aws(
+            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs)
+        )
+    old = bootstrap.use(services)
+    try:
+        yield {"services": services, "dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
+    finally:
+        bootstrap.use(old)
+
+
+class Latency:
+    """A client whose every call first waits ``seconds``, outside the (serialised) moto
+    client, so calls from several threads wait at once as they would on a network."""
+
+    def __init__(self, client: Any, seconds: float) -> None:
+        self._client = client
+        self._seconds = seconds
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(self._seconds)
+            return attribute(*args, **kwargs)
+
+        return call
 
 
 def run() -> dict[str, float]:

@@ -13,9 +13,7 @@ botocore's ``before-call`` hook on the clients the services use. Nothing is asse
 - ``cold_start_ms``: median over fresh interpreters of ``import app`` plus
   `bootstrap.build_aws` (its clients made, no call sent); ``package_mb``: the installed size of
   the runtime requirements and what they require.
-- ``sweep_items_per_s``: outbox items published per second by `lambda_handlers.sweep` from a
-  stranded backlog; ``drain_60k_minutes``: 60,000 items at one sweep a minute, each working for
-  `SWEEP_BUDGET_SHARE` of its 25-second budget.
+- the sweeper's drain rate: `bench.bench_drain`.
 """
 
 from __future__ import annotations
@@ -28,17 +26,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.bench_aws import moto_with_fake_credentials
+from bench.bench_aws import REGION, aws_services, moto_with_fake_credentials
+from bench.bench_drain import NETWORK_SECONDS, drain, drain_network
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-REGION = "us-east-1"
 TABLE = "bench-cost"
 BATCH = 49
 LAMBDA_MEMORY_GB = 0.5
@@ -96,42 +92,6 @@ def _kib(params: dict[str, Any]) -> int:
     return max(1, math.ceil(len(json.dumps(params, default=str)) / 1024))
 
 
-@contextmanager
-def _aws_services(prefix: str, *, latency: float = 0.0) -> Iterator[dict[str, Any]]:
-    """moto's table and queues and the AWS services on them, installed for the app; with
-    ``latency``, their clients wait that long on each call (`_Latency`)."""
-    import boto3
-
-    from chalicelib import bootstrap
-    from chalicelib.adapters.aws.serialized import SerializedClient
-    from chalicelib.adapters.aws.sqs_setup import create_queues
-    from chalicelib.adapters.aws.tables import create_tables
-    from chalicelib.config import Settings
-
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    create_tables(dynamodb, [f"{TABLE}-{prefix}"])
-    queue_url, dlq_url = create_queues(sqs, name_prefix=f"{TABLE}-{prefix}", max_receive_count=5)
-    settings = Settings(
-        backend="aws", table_name=f"{TABLE}-{prefix}", queue_url=queue_url, dead_letter_queue_url=dlq_url
-    )
-    if latency:
-        services = bootstrap.build_aws(
-            settings,
-            dynamodb=_Latency(SerializedClient(dynamodb), latency),
-            sqs=_Latency(SerializedClient(sqs), latency),
-        )
-    else:
-        services = bootstrap.build_aws(
-            settings, dynamodb=SerializedClient(dynamodb), sqs=SerializedClient(sqs)
-        )
-    old = bootstrap.use(services)
-    try:
-        yield {"services": services, "dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
-    finally:
-        bootstrap.use(old)
-
-
 def _documents(count: int, tag: str) -> Any:
     return [
         {"name": f"F{n}", "materials": [{"name": f"{tag} material {n}", "concentration": "12.50"}]}
@@ -148,7 +108,7 @@ def formula_path(count: int) -> dict[str, float]:
     from chalicelib.domain import parse_document
     from chalicelib.entrypoints import local_lambda
 
-    with _aws_services(f"n{count}") as aws:
+    with aws_services(f"{TABLE}-n{count}") as aws:
         request, consumer = Tally(), Tally()
         for client in (aws["dynamodb"], aws["sqs"]):
             client.meta.events.register("before-call.*.*", request.hook)
@@ -284,142 +244,6 @@ def package_mb() -> float:
             if "extra ==" not in r
         ]
     return round(size / 1_000_000, 1)
-
-
-NETWORK_SECONDS = 0.010
-"""Round-trip time modelled for each AWS call in the ``latency`` drain (a call inside one region
-takes a few to a few tens of milliseconds; moto answers in-process in well under one)."""
-
-
-class _Latency:
-    """A client whose every call first waits `NETWORK_SECONDS`, outside the (serialised) moto
-    client, so calls from several threads wait at once as they would on a network."""
-
-    def __init__(self, client: Any, seconds: float) -> None:
-        self._client = client
-        self._seconds = seconds
-        self.meta = client.meta
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            time.sleep(self._seconds)
-            return attribute(*args, **kwargs)
-
-        return call
-
-
-def drain(backlog: int, *, latency: float = 0.0) -> dict[str, float]:
-    """Publish a stranded backlog with the sweeper; its rate and what it means for 60,000 items.
-
-    With ``latency``, every AWS call waits that long first (`_Latency`): the sweep then spends
-    its time as it does on AWS, waiting on the network, which it overlaps across items.
-    """
-    from chalicelib.adapters.aws.relay import SWEEP_BUDGET_SECONDS, SWEEP_BUDGET_SHARE
-    from chalicelib.entrypoints import lambda_handlers
-    from chalicelib.ports.store import OutboundMessage
-
-    with _aws_services(f"drain{int(latency * 1000)}", latency=latency) as aws:
-        store = aws["services"].store
-        for n in range(backlog):
-            message = OutboundMessage(
-                f"evt_{n:08d}", {"type": "formula.submitted", "formula_id": f"F{n:08d}", "owner": "bench"}
-            )
-            put = store.outbox.put_action("bench", [message], created_at=time.time() - 120)["Put"]
-            aws["dynamodb"].put_item(TableName=put["TableName"], Item=put["Item"])
-        started = time.perf_counter()
-        published = 0
-        while published < backlog:
-            result = lambda_handlers.sweep(
-                aws["services"], older_than_seconds=0, budget_seconds=SWEEP_BUDGET_SECONDS
-            )
-            if not result.completed:
-                break
-            published += len(result.completed)
-        elapsed = time.perf_counter() - started
-    rate = published / elapsed
-    per_sweep = rate * SWEEP_BUDGET_SECONDS * SWEEP_BUDGET_SHARE
-    suffix = f"_at_{int(latency * 1000)}ms" if latency else ""
-    return {
-        f"sweep_backlog{suffix}": float(backlog),
-        f"sweep_items_per_s{suffix}": round(rate, 1),
-        f"sweep_items_per_invocation{suffix}": round(per_sweep),
-        f"drain_60k_minutes{suffix}": round(60_000 / per_sweep, 1),
-    }
-
-
-class _NetworkOutbox:
-    """An outbox in memory whose every call first waits `NETWORK_SECONDS`, as a DynamoDB call
-    does: for the sweeper's rate with the network as its only cost (moto's CPU taken out)."""
-
-    def __init__(self, items: list[Any]) -> None:
-        import threading
-
-        self._items = {item.outbox_id: item for item in items}
-        self._leases: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def pending(self, *, limit: int, older_than: float) -> list[Any]:
-        time.sleep(NETWORK_SECONDS)
-        with self._lock:
-            return sorted(self._items.values(), key=lambda i: i.outbox_id)[:limit]
-
-    def get(self, outbox_id: str) -> Any:
-        time.sleep(NETWORK_SECONDS)
-        with self._lock:
-            return self._items.get(outbox_id)
-
-    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
-        time.sleep(NETWORK_SECONDS)
-        with self._lock:
-            if outbox_id not in self._items or outbox_id in self._leases:
-                return False
-            self._leases[outbox_id] = token
-            return True
-
-    def release(self, outbox_id: str, token: str) -> None:
-        time.sleep(NETWORK_SECONDS)
-        with self._lock:
-            self._leases.pop(outbox_id, None)
-
-    def mark_sent(self, outbox_id: str) -> None:
-        time.sleep(NETWORK_SECONDS)
-        with self._lock:
-            self._items.pop(outbox_id, None)
-            self._leases.pop(outbox_id, None)
-
-
-class _NetworkQueue:
-    """SendMessageBatch that takes `NETWORK_SECONDS` and accepts everything."""
-
-    def publish(self, messages: Any) -> dict[str, str]:
-        time.sleep(NETWORK_SECONDS)
-        return {}
-
-
-def drain_network(backlog: int) -> dict[str, float]:
-    """The sweeper's own rate when each call costs only a 10 ms round trip (`_NetworkOutbox`):
-    one `OutboxRelay.sweep` over a backlog, with the deployed concurrency and page size."""
-    from chalicelib.adapters.aws.relay import SWEEP_BUDGET_SECONDS, SWEEP_BUDGET_SHARE, OutboxRelay
-    from chalicelib.ports.outbox import OutboxItem
-    from chalicelib.ports.store import OutboundMessage
-
-    items = [
-        OutboxItem(f"evt_{n:08d}", 0.0, (OutboundMessage(f"evt_{n:08d}", {"n": n}),)) for n in range(backlog)
-    ]
-    relay = OutboxRelay(_NetworkOutbox(items), _NetworkQueue(), time.time)
-    started = time.perf_counter()
-    result = relay.sweep(older_than_seconds=0)
-    elapsed = time.perf_counter() - started
-    rate = len(result.completed) / elapsed
-    per_sweep = rate * SWEEP_BUDGET_SECONDS * SWEEP_BUDGET_SHARE
-    return {
-        "sweep_items_per_s_network_only": round(rate, 1),
-        "drain_60k_minutes_network_only": round(60_000 / per_sweep, 1),
-    }
 
 
 def run(*, backlog: int = 2000, cold_runs: int = 5, batch: int = BATCH) -> dict[str, float]:
