@@ -5,9 +5,8 @@ Nothing here is written twice. Which roles a route needs comes from
 `chalicelib.http.openapi_schemas`); which status an error gets comes from
 `chalicelib.http.errors.STATUS_BY_ERROR`. Each operation (`chalicelib.http.openapi_operations`)
 lists only what is particular to it: its parameters, body, success answers and the domain errors
-it can raise. `document` adds
-what every route shares: the edge's answers (401, 403, 429, 414, 431, 415, 500), the headers
-the edge puts on every response, and the security requirements.
+it can raise. `document` adds what every route shares: the edge's answers (401, 403, 429, 414,
+431, 415, 500), the headers the edge puts on every response, and the security requirements.
 
 `document` is a pure function, called per request by ``GET /openapi.json``; importing this
 module does no work.
