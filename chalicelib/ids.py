@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from chalicelib.clock import Clock
@@ -51,8 +52,12 @@ class UlidFactory:
 
     An increment past the largest random part moves the id into the next millisecond, so ids
     made by one factory always increase. Each new millisecond's random part is the next unused
-    10 bytes of the operating system's randomness, drawn `RANDOM_PARTS_PER_DRAW` at a time; a
-    forked child never uses bytes its parent drew, since it draws afresh.
+    10 bytes of the operating system's randomness, drawn `RANDOM_PARTS_PER_DRAW` at a time.
+
+    In a forked child (`os.register_at_fork`) every factory forgets what its parent drew, takes a
+    fresh random part and moves on to the next millisecond, so the child's ids neither repeat
+    the parent's nor go below the ids it inherited; its lock is new, as the parent's may have
+    been held by a thread that does not exist in the child.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -62,7 +67,7 @@ class UlidFactory:
         self._random = 0
         self._drawn = b""
         self._used = 0
-        self._drawn_by = 0
+        _FACTORIES.add(self)
 
     def __call__(self) -> str:
         with self._lock:
@@ -80,11 +85,29 @@ class UlidFactory:
 
     def _fresh_random(self) -> int:
         """79 random bits, leaving room to count up within a millisecond (call with the lock)."""
-        if self._used == len(self._drawn) or self._drawn_by != os.getpid():
-            self._drawn, self._used, self._drawn_by = os.urandom(10 * RANDOM_PARTS_PER_DRAW), 0, os.getpid()
+        if self._used == len(self._drawn):
+            self._drawn, self._used = os.urandom(10 * RANDOM_PARTS_PER_DRAW), 0
         start = self._used
         self._used = start + 10
         return int.from_bytes(self._drawn[start : start + 10], "big") >> 1
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._drawn, self._used = b"", 0
+        self._last_ms += 1
+        self._random = self._fresh_random()
+
+
+_FACTORIES: weakref.WeakSet[UlidFactory] = weakref.WeakSet()
+"""Every live factory of this process, for `_after_fork_in_child`."""
+
+
+def _after_fork_in_child() -> None:
+    for factory in list(_FACTORIES):
+        factory._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def is_ulid(value: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -60,18 +62,44 @@ _FROM_CROCKFORD = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTU
 """Crockford's base32 letters as the letters `int(..., 32)` reads."""
 
 
-def test_a_forked_child_draws_afresh_rather_than_reuse_its_parents_randomness(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_after_a_fork_the_child_draws_afresh_in_the_next_millisecond() -> None:
     fake = FakeClock(1_700_000_000.0)
     factory = UlidFactory(fake)
-    factory()
-    drawn = factory._drawn
-    monkeypatch.setattr(ids.os, "getpid", lambda: -1)  # what the factory sees after a fork
-    fake.advance(0.001)
-    child = factory()
-    assert factory._drawn != drawn and factory._used == 10
-    assert int(child[10:].translate(_FROM_CROCKFORD), 32) == int.from_bytes(factory._drawn[:10], "big") >> 1
+    inherited = factory()
+    parents_draw, parents_lock = factory._drawn, factory._lock
+    ids._after_fork_in_child()  # what os.register_at_fork runs in a child
+    child = factory()  # the same millisecond on the clock
+    assert factory._drawn != parents_draw and factory._lock is not parents_lock
+    assert child > inherited and child[:10] == crockford(1_700_000_000_001, 10)
+    assert (
+        int(child[10:].translate(_FROM_CROCKFORD), 32)
+        == (int.from_bytes(factory._drawn[:10], "big") >> 1) + 1
+    )
+
+
+FORK = """
+import os, sys
+from chalicelib.clock import FakeClock
+from chalicelib.ids import UlidFactory
+factory = UlidFactory(FakeClock(1_700_000_000.0))
+before = factory()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, factory().encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(before, factory(), os.read(read, 26).decode())
+"""
+
+
+def test_a_forked_child_never_makes_its_parents_next_id() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FORK], capture_output=True, text=True, timeout=60, check=True
+    )
+    before, parents_next, childs_next = result.stdout.split()
+    assert parents_next > before and childs_next > before
+    assert childs_next != parents_next  # one clock, one millisecond: only the fresh draw separates them
 
 
 def test_the_random_part_rolls_into_the_next_millisecond() -> None:
