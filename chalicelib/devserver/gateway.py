@@ -45,8 +45,9 @@ class OptionsToAppGateway(LocalGateway):
 
     def _generate_lambda_event(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
         event = super()._generate_lambda_event(method, path, headers, body)
-        if self._context is not None:
-            event["requestContext"]["requestId"] = self._context.aws_request_id
+        context, self._context = self._context, None  # this request's, used once
+        if context is not None:
+            event["requestContext"]["requestId"] = context.aws_request_id
         return event
 
     def _has_user_defined_options_method(self, lambda_event: Any) -> bool:

@@ -79,7 +79,7 @@ current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 def new_request_id() -> str:
-    return current_request_id.get() or uuid.uuid4().hex
+    return current_request_id.get() or str(uuid.uuid4())
 
 
 def internal_error(request_id: str) -> Response:

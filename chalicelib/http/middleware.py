@@ -71,7 +71,7 @@ def request_id(request: Request) -> str:
     context = request.context
     rid = context.get("requestId")
     if not isinstance(rid, str) or not rid:
-        rid = uuid.uuid4().hex
+        rid = str(uuid.uuid4())  # the form of API Gateway's ids
         context["requestId"] = rid
     return rid
 

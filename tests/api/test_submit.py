@@ -12,6 +12,7 @@ from chalicelib.clock import FakeClock
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
 from tests.conftest import make_services, unique_formula
 from tests.keys import KeyedClient
+from tests.request_ids import is_request_id
 
 
 def decimal_json(response: object) -> dict[str, object]:
@@ -259,7 +260,7 @@ def test_unexpected_errors_are_500_with_request_id_and_no_traceback(
     assert response.status_code == 500
     error = json.loads(response.body)["error"]
     assert error["code"] == "internal_error"
-    assert len(error["request_id"]) == 32
+    assert is_request_id(error["request_id"])
     assert b"secret" not in response.body and b"Traceback" not in response.body
 
 

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,6 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEV_KEY = "fi_dev_AJXFxNZVk8mpp7g6UZd4BSs5o81Dq8Sx"
 """The local stage's documented development key (README); its hash is in .chalice/config.json."""
 CHALICE = Path(sys.executable).with_name("chalice")
-
-
-def is_request_id(value: str) -> bool:
-    """The dev server names every request as API Gateway does: a UUID in its dashed form."""
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 def free_port() -> int:

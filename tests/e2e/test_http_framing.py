@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import start_fast
-from tests.e2e.server import DEV_KEY, LocalServer, exchange, is_request_id
+from tests.e2e.server import DEV_KEY, LocalServer, exchange
+from tests.request_ids import is_request_id
 
 FOLLOWER = (
     f"GET /formulas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEV_KEY}\r\nConnection: close\r\n\r\n"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import start_fast
-from tests.e2e.server import DEV_KEY, LocalServer, Reply, exchange, is_request_id
+from tests.e2e.server import DEV_KEY, LocalServer, Reply, exchange
+from tests.request_ids import is_request_id
 
 AUTH = f"Authorization: Bearer {DEV_KEY}\r\n"
 
