@@ -168,13 +168,39 @@ def _operation(op: Operation) -> dict[str, Any]:
     return out
 
 
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _referenced_schemas(node: Any, schemas: dict[str, Schema]) -> set[str]:
+    """The names of the component schemas ``node`` refers to, directly or through one another."""
+    found: set[str] = set()
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            target = item.get("$ref")
+            if isinstance(target, str) and target.startswith(_SCHEMA_REF):
+                name = target.removeprefix(_SCHEMA_REF)
+                if name not in found:
+                    found.add(name)
+                    pending.append(schemas[name])
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found
+
+
 def document(*, consumer_api: bool = True) -> dict[str, Any]:
     """The OpenAPI 3.1 document, built fresh (a few milliseconds) on each call: every route, or
-    without the consumer API's (``consumer_api=False``, a stage that answers them 404)."""
+    without the consumer API's (``consumer_api=False``, a stage that answers them 404). It holds
+    the schemas its routes use, and no other."""
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         if consumer_api or not op.path.startswith(CONSUMER_API_PREFIX):
             paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    schemas = {**request_schemas(), **response_schemas()}
+    headers = header_components()
+    used = _referenced_schemas([paths, headers], schemas)
     tags = [
         {"name": "formulas", "description": "Submitting and reading formulas."},
         {"name": "queue", "description": "The consumer API over the formula.submitted queue."},
@@ -196,7 +222,7 @@ def document(*, consumer_api: bool = True) -> dict[str, Any]:
         "tags": [tag for tag in tags if consumer_api or tag["name"] != "queue"],
         "paths": paths,
         "components": {
-            "schemas": {**request_schemas(), **response_schemas()},
+            "schemas": {name: schemas[name] for name in schemas if name in used},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -205,6 +231,6 @@ def document(*, consumer_api: bool = True) -> dict[str, Any]:
                 },
                 "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             },
-            "headers": header_components(),
+            "headers": headers,
         },
     }

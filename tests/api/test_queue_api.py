@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from openapi_spec_validator import validate as validate_spec
 from chalicelib import bootstrap
 from chalicelib.clock import FakeClock
 from chalicelib.config import Settings
+from chalicelib.security.policy import ROUTE_ROLES
 from deploy import render
 from tests.api.helpers import error_code, post
 from tests.conftest import make_services, unique_formula
@@ -222,12 +224,28 @@ def test_the_document_lists_the_consumer_api_only_where_it_answers(clock: FakeCl
     document = json.loads(response.body)
     validate_spec(document)
     listed = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    queue_routes = {(method, path) for method, path in listed if path.startswith("/queue/")}
-    assert (len(queue_routes) == len(QUEUE_ROUTES)) if enabled else not queue_routes
+    queue_routes = {route for route in ROUTE_ROLES if route[1].startswith("/queue/")}
+    assert len(queue_routes) == len(QUEUE_ROUTES)
+    assert listed & queue_routes == (queue_routes if enabled else set())
     assert ("POST", "/formulas") in listed and ("GET", "/health") in listed
     tags = {tag["name"] for tag in document["tags"]}
     assert tags == ({"formulas", "queue", "service"} if enabled else {"formulas", "service"})
     assert {op["tags"][0] for ops in document["paths"].values() for op in ops.values()} == tags
+    schemas = document["components"]["schemas"]
+    assert set(schemas) == referenced_schemas([document["paths"], document["components"]["headers"]], schemas)
+    assert ("ReceivedMessages" in schemas) is enabled
+
+
+def referenced_schemas(node: Any, schemas: dict[str, Any]) -> set[str]:
+    """The component schemas ``node`` refers to, following the schemas' own references."""
+    found: set[str] = set()
+    pending = [node]
+    while pending:
+        for target in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(pending.pop())):
+            if target not in found:
+                found.add(target)
+                pending.append(schemas[target])
+    return found
 
 
 def test_the_deployed_stage_turns_the_consumer_api_off() -> None:
