@@ -14,6 +14,10 @@ cancelled with ``TransactionConflict`` as real DynamoDB does under contention. F
 - ``function_timeout_s``: what both must stay well inside.
 
 Nothing is slept and nothing is asserted. Run with ``python -m bench --only aws``.
+
+The moto helpers the other AWS benchmarks share live here too: `moto_with_fake_credentials`,
+`aws_services` (a table and queues on moto with the AWS services built on them) and `Latency`
+(a client whose every call first waits a modelled round trip).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from chalicelib.clock import FakeClock
 from chalicelib.domain import parse_document
 from chalicelib.errors import InfrastructureError
 
+REGION = "us-east-1"
 FUNCTION_TIMEOUT_SECONDS = 25
 BATCH = 49
 
@@ -84,8 +89,8 @@ def _submission_path(conflicts: int, seconds: float) -> tuple[float, int, int, b
     from chalicelib.services.submission import SubmissionService
 
     clock = FakeClock()
-    dynamodb = Stalling(boto3.client("dynamodb", region_name="us-east-1"), clock, seconds, conflicts)
-    sqs = Stalling(boto3.client("sqs", region_name="us-east-1"), clock, seconds)
+    dynamodb = Stalling(boto3.client("dynamodb", region_name=REGION), clock, seconds, conflicts)
+    sqs = Stalling(boto3.client("sqs", region_name=REGION), clock, seconds)
     create_tables(dynamodb._real, ["bench"])
     queue_url, dlq_url = create_queues(sqs._real, name_prefix=f"bench{conflicts}", max_receive_count=3)
     queue = SqsQueue(queue_url=queue_url, dead_letter_queue_url=dlq_url, max_receive_count=3, client=sqs)
@@ -121,9 +126,6 @@ def moto_with_fake_credentials() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-REGION = "us-east-1"
 
 
 @contextmanager

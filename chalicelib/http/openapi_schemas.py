@@ -134,7 +134,7 @@ def object_schema(properties: dict[str, Schema], required: list[str], descriptio
     return schema
 
 
-def name_schema(what: str) -> Schema:
+def _name(what: str) -> Schema:
     return {
         "type": "string",
         "minLength": 1,
@@ -181,12 +181,12 @@ def request_schemas() -> dict[str, Schema]:
             ),
         },
         "Material": object_schema(
-            {"name": name_schema("material name"), "concentration": ref("Concentration")},
+            {"name": _name("material name"), "concentration": ref("Concentration")},
             ["name", "concentration"],
         ),
         "Formula": object_schema(
             {
-                "name": name_schema("formula name"),
+                "name": _name("formula name"),
                 "materials": {
                     "type": "array",
                     "minItems": 1,

@@ -1,4 +1,4 @@
-"""`SqsQueue`: the `chalicelib.ports.MessageQueue` port over an SQS standard queue and its DLQ.
+"""`SqsQueue`: the `chalicelib.ports.queue.MessageQueue` port over an SQS standard queue and its DLQ.
 
 The main queue carries a RedrivePolicy (see `chalicelib.adapters.aws.sqs_setup`), so SQS itself
 moves a message to the dead-letter queue once it was received ``maxReceiveCount`` times without

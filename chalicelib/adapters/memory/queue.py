@@ -1,6 +1,6 @@
 """The in-memory message queue: SQS standard-queue semantics inside one process.
 
-`InMemoryQueue` implements `chalicelib.ports.MessageQueue`, and `StagedMessages` its
+`InMemoryQueue` implements `chalicelib.ports.queue.MessageQueue`, and `StagedMessages` its
 `StagedPublish`: visibility timeouts, per-delivery receipt handles, delays, deduplication, dead
 letters and redrive, retention, capacity (backpressure), long polling and staged (all-or-nothing)
 publishing. Every expiry reads the injected clock, so tests move time with `FakeClock.advance`

@@ -22,8 +22,22 @@ class Outbox:
         self.reads.append((limit, older_than))
         return [item for item in self.items if item.created_at <= older_than][:limit]
 
+    def get(self, outbox_id: str) -> OutboxItem | None:
+        raise AssertionError("measuring the backlog reads no single item")
+
+    def claim(self, outbox_id: str, token: str, *, now: float) -> bool:
+        raise AssertionError("measuring the backlog claims nothing")
+
+    def release(self, outbox_id: str, token: str) -> None:
+        raise AssertionError("measuring the backlog releases nothing")
+
+    def mark_sent(self, outbox_id: str) -> None:
+        raise AssertionError("measuring the backlog sends nothing")
+
 
 class Queue:
+    """The relay's queue, which measuring the backlog never uses."""
+
     def publish(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
         raise AssertionError("measuring the backlog publishes nothing")
 
