@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib import errors, jsonio
 from chalicelib.ports.queue import ReceivedMessage
+from chalicelib.ports.store import FormulaLookup
 
 _ERRORS: dict[str, type[errors.FormulaIntakeError]] = {
     "receipt_superseded": errors.ReceiptHandleSuperseded,
@@ -137,16 +138,16 @@ class HttpConsumer:
     def _path(self, formula_id: str) -> str:
         return f"/queue/formulas/{urllib.parse.quote(formula_id, safe='')}/status"
 
-    def is_processed(self, owner: str, formula_id: str) -> bool:
+    def lookup(self, owner: str, formula_id: str) -> FormulaLookup:
         with self._known_lock:
             known = self._known.pop((owner, formula_id), _UNKNOWN)
         if known is None:
             raise errors.NotFound(f"No formula {formula_id} for the message's owner.")
         if isinstance(known, str):
-            return known == "processed"
+            return FormulaLookup(known == "processed")
         query = urllib.parse.urlencode({"owner": owner})
         doc = self._client.expect("GET", f"{self._path(formula_id)}?{query}", None, 200)
-        return bool(doc["status"] == "processed")
+        return FormulaLookup(doc["status"] == "processed")
 
     def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int) -> bool:
         doc = self._client.expect(

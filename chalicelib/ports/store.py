@@ -73,6 +73,15 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class FormulaLookup:
+    """What a worker's status sink found of a message's formula before its steps run: whether it
+    is processed, and the stored record where the sink reads the store itself (not over HTTP)."""
+
+    processed: bool
+    record: FormulaRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """What a status report did: ``changed`` is False for a repeat (or a processed formula), and
     ``record`` is the formula as it now stands."""

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from chalicelib.clock import Clock
 from chalicelib.errors import NotFound
-from chalicelib.ports.store import STATUS_PROCESSED, FormulaStore
+from chalicelib.ports.store import STATUS_PROCESSED, FormulaLookup, FormulaRecord, FormulaStore
 from chalicelib.services.views import MESSAGE_TYPE
 
 MAX_ERROR_LENGTH = 500
@@ -37,6 +37,10 @@ class ProcessingContext:
     message_id: str
     receive_count: int
     max_receive_count: int
+    formula: FormulaRecord | None = None
+    """The stored formula a `formula.submitted` message is about, as the worker read it to see
+    whether it was processed (None where the worker does not read the store itself, such as the
+    standalone worker over HTTP): a step uses it rather than reading the formula again."""
 
     @property
     def is_last_attempt(self) -> bool:
@@ -49,7 +53,9 @@ Handler = Callable[[dict[str, Any], ProcessingContext], None]
 class StatusSink(Protocol):
     """Where processing outcomes go: the formula store in-process, the HTTP API for a remote worker."""
 
-    def is_processed(self, owner: str, formula_id: str) -> bool: ...
+    def lookup(self, owner: str, formula_id: str) -> FormulaLookup:
+        """Whether the formula is processed (and the record, if the sink holds it); NotFound if absent."""
+        ...
 
     def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int) -> bool: ...
 
@@ -120,8 +126,10 @@ class Processor:
         owner, formula_id = body.get("owner"), body.get("formula_id")
         if not isinstance(owner, str) or not isinstance(formula_id, str):
             raise MalformedMessage("formula.submitted needs string owner and formula_id")
-        if self._sink.is_processed(owner, formula_id):
+        found = self._sink.lookup(owner, formula_id)
+        if found.processed:
             return False
+        context = replace(context, formula=found.record)
         for handler in self._registry.handlers_for(message_type):
             handler(body, context)
         return self._sink.mark_processed(owner, formula_id, at=self._clock(), attempts=context.receive_count)
@@ -150,11 +158,11 @@ class StoreStatusSink:
     def __init__(self, store: FormulaStore) -> None:
         self._store = store
 
-    def is_processed(self, owner: str, formula_id: str) -> bool:
+    def lookup(self, owner: str, formula_id: str) -> FormulaLookup:
         record = self._store.get(owner, formula_id)
         if record is None:
             raise NotFound(f"No formula {formula_id} for the message's owner.")
-        return record.status == STATUS_PROCESSED
+        return FormulaLookup(record.status == STATUS_PROCESSED, record)
 
     def mark_processed(self, owner: str, formula_id: str, *, at: float, attempts: int) -> bool:
         return self._store.mark_processed(owner, formula_id, at=at, attempts=attempts).changed

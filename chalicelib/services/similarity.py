@@ -71,7 +71,7 @@ def near_duplicate_step(store: FormulaStore, index: SimilarityIndex, threshold: 
         owner, formula_id = message.get("owner"), message.get("formula_id")
         if not isinstance(owner, str) or not isinstance(formula_id, str):
             raise MalformedMessage("formula.submitted needs string owner and formula_id")
-        record = store.get(owner, formula_id)
+        record = context.formula or store.get(owner, formula_id)  # the worker's read, when it made one
         if record is None:
             raise NotFound(f"No formula {formula_id} for the message's owner.")
         index.index(record)

@@ -93,7 +93,7 @@ def test_without_a_status_in_the_delivery_the_consumer_asks_for_it(
 ) -> None:
     created = json.loads(post(client, unique_formula()).body)
     consumer, transport = consumer_for(client)
-    assert consumer.is_processed("default", created["id"]) is False
+    assert consumer.lookup("default", created["id"]).processed is False
     assert transport.calls == [("GET", f"/queue/formulas/{created['id']}/status")]
 
 

@@ -160,3 +160,24 @@ def test_backoff_is_exponential_and_capped() -> None:
     backoff = Backoff(base=1, cap=10)
     assert [backoff.delay(n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
     assert Backoff(base=0).delay(5) == 0
+
+
+def test_the_stages_worker_reads_a_formula_once_per_message(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status check and the near-duplicate step share one read (one GetItem on AWS)."""
+    services = make_services(clock)
+    reads: list[str] = []
+    read = services.store.get
+
+    def counted(owner: str, formula_id: str) -> Any:
+        reads.append(formula_id)
+        return read(owner, formula_id)
+
+    monkeypatch.setattr(services.store, "get", counted)
+    worker = bootstrap.build_worker(services)
+    formula_id = submit(services)
+    assert worker.run_once() == 1
+    assert reads == [formula_id]
+    record = read("default", formula_id)
+    assert record is not None and record.status == "processed" and record.near_duplicates == ()
