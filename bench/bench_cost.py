@@ -9,7 +9,8 @@ botocore's ``before-call`` hook on the clients the services use. Nothing is asse
   source receive and batch delete, and the consumer handler's own), Lambda invocations, and USD
   per million formulas at the list prices in `PRICES` (docs/performance.md cites them). The
   consumer runs as Lambda runs it: `local_lambda.SqsPoller` invoking ``app.consume_messages``;
-  the stream relay as ``app.relay_outbox`` on the outbox insert.
+  the stream relay as ``app.relay_outbox`` on whatever records its filter passes (none when the
+  inline publish succeeds).
 - ``cold_start_ms``: median over fresh interpreters of ``import app`` plus
   `bootstrap.build_aws` (its clients made, no call sent); ``package_mb``: the installed size of
   the runtime requirements and what they require.

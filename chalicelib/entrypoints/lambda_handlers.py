@@ -30,7 +30,7 @@ from chalicelib import jsonio, observability
 from chalicelib.adapters.aws.outbox import decode_image
 from chalicelib.adapters.aws.relay import OutboxRelay, RelayResult
 from chalicelib.adapters.aws.sqs import SqsQueue
-from chalicelib.adapters.aws.tables import OUTBOX_PREFIX, PK
+from chalicelib.adapters.aws.tables import OUTBOX_LEASE_OWNER, OUTBOX_PREFIX, PK
 from chalicelib.bootstrap import Services, consumer_worker
 from chalicelib.errors import InfrastructureError
 from chalicelib.ports.queue import DeadLetter
@@ -97,23 +97,27 @@ def _raise_if_failed(result: RelayResult) -> RelayResult:
     return result
 
 
-def is_outbox_insert(record: dict[str, Any]) -> bool:
-    """Whether a DynamoDB stream record is a new outbox item (`tables.STREAM_FILTER_PATTERN`)."""
+def is_unheld_outbox_item(record: dict[str, Any]) -> bool:
+    """Whether a DynamoDB stream record shows an outbox item that no relay holds: inserted or
+    modified, with no lease owner (`tables.STREAM_FILTER_PATTERN`, which Lambda applies)."""
     image = (record.get("dynamodb") or {}).get("NewImage") or {}
     key = image.get(PK, {}).get("S", "")
-    return record.get("eventName") == "INSERT" and isinstance(key, str) and key.startswith(OUTBOX_PREFIX)
+    held = "S" in (image.get(OUTBOX_LEASE_OWNER) or {})
+    outbox = isinstance(key, str) and key.startswith(OUTBOX_PREFIX)
+    return record.get("eventName") in ("INSERT", "MODIFY") and outbox and not held
 
 
 def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> RelayResult:
-    """Relay the outbox items inserted in a DynamoDB stream batch (other records are ignored)."""
+    """Relay the outbox items a stream batch shows no relay holding (other records are ignored):
+    one whose inline publish failed is retried within seconds, not at the next sweep."""
     relay = _require_relay(services)
     result = RelayResult()
     for record in records:
-        if not is_outbox_insert(record):
+        if not is_unheld_outbox_item(record):
             continue
         outbox_id = decode_image(record["dynamodb"]["NewImage"]).outbox_id
         observability.set_correlation_id(outbox_id)
-        result += relay.relay_if_pending(outbox_id)
+        result += relay.relay_if_pending(outbox_id, release_on_failure=False)
     log.info(
         jsonio.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
     )

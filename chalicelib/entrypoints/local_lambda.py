@@ -11,7 +11,7 @@ local-only code path sits between a submission and its processing:
   exactly the messages the response does not name in ``batchItemFailures``. A handler that
   raises leaves the whole batch to come back after the visibility timeout.
 - `StreamPoller`: reads the table's DynamoDB stream shard by shard, keeps the records that match
-  the event source's filter (`lambda_handlers.is_outbox_insert`, the template's
+  the event source's filter (`lambda_handlers.is_unheld_outbox_item`, the template's
   `tables.STREAM_FILTER_PATTERN`) and invokes the
   relay with a DynamoDB stream event. A batch whose invocation raises is invoked again on the
   next poll, at most `StreamPoller.max_retries` more times (the template's
@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.entrypoints.lambda_handlers import is_outbox_insert
+from chalicelib.entrypoints.lambda_handlers import is_unheld_outbox_item
 
 log = logging.getLogger("formula_intake.local_lambda")
 
@@ -229,7 +229,7 @@ class StreamPoller:
             records += [
                 stream_event_record(record, self._stream_arn, self._region)
                 for record in page.get("Records", [])
-                if is_outbox_insert(record)
+                if is_unheld_outbox_item(record)
             ]
         return records
 

@@ -17,10 +17,13 @@ from botocore.config import Config
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from app import app
+from chalicelib.adapters.aws.outbox import LEASE_SECONDS
 from chalicelib.adapters.aws.relay import DEFAULT_SWEEP_AGE_SECONDS
 from chalicelib.clock import FakeClock
 from chalicelib.domain import parse_document
-from chalicelib.entrypoints import local_lambda
+from chalicelib.entrypoints import lambda_handlers, local_lambda
+from chalicelib.entrypoints.lambda_handlers import RelayIncomplete
+from chalicelib.errors import InfrastructureError
 from tests.conftest import unique_formula
 from tests.integration.aws_fixtures import REGION, aws_credentials  # noqa: F401
 from tests.integration.test_api_aws import installed_aws
@@ -131,6 +134,60 @@ def test_the_stream_relay_handler_publishes_a_stranded_outbox_item(aws: dict[str
     assert depth(aws) == (2, 0)
     assert aws["services"].store.pending_outbox(limit=10, older_than=aws["clock"]() + 1) == []
     assert poller.poll_once() == 0
+
+
+def relay_poller(aws: dict[str, Any]) -> local_lambda.StreamPoller:
+    return local_lambda.StreamPoller(
+        aws["dynamodb"], streams_client(), TABLE, app.handler_map["relay_outbox"]
+    )
+
+
+def queue_down(*args: Any, **kwargs: Any) -> Any:
+    raise InfrastructureError("SQS SendMessageBatch failed: ServiceUnavailable")
+
+
+def test_a_submission_published_inline_invokes_no_stream_relay(aws: dict[str, Any]) -> None:
+    poller = relay_poller(aws)
+    submit(aws, 2)
+    assert depth(aws) == (2, 0)
+    assert poller.poll_once() == 0  # its leased insert, the delete: no record passes the filter
+
+
+def test_an_inline_publish_that_failed_is_retried_by_the_stream_relay_at_once(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = relay_poller(aws)
+    streamed: list[int] = []
+
+    def down_once_the_insert_is_streamed(*args: Any, **kwargs: Any) -> Any:
+        streamed.append(poller.poll_once())  # the stream delivers the insert while the request holds it
+        return queue_down()
+
+    monkeypatch.setattr(aws["services"].queue, "publish", down_once_the_insert_is_streamed)
+    submit(aws, 2)  # committed; the inline publish failed and gave its lease back
+    monkeypatch.undo()  # the queue is back
+    assert streamed == [0] and depth(aws) == (0, 0)  # the held insert invoked nothing
+    assert poller.poll_once() == 1  # the release, long before a sweep would look
+    assert depth(aws) == (2, 0)
+    assert aws["services"].store.pending_outbox(limit=10, older_than=aws["clock"]() + 1) == []
+    assert poller.poll_once() == 0
+
+
+def test_the_stream_relay_keeps_the_lease_when_it_fails_so_it_is_not_invoked_again_and_again(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = relay_poller(aws)
+    monkeypatch.setattr(aws["services"].queue, "publish", queue_down)
+    submit(aws, 1)
+    with pytest.raises(RelayIncomplete):
+        poller.poll_once()  # the release invokes the stream relay; the queue is still down
+    assert poller.poll_once() == 1  # the batch again: the item is held now, so it is skipped
+    assert poller.poll_once() == 0  # and no release follows: the sweeper takes it after the lease
+    (item,) = aws["services"].store.pending_outbox(limit=10, older_than=aws["clock"]() + 1)
+    monkeypatch.undo()
+    aws["clock"].advance(LEASE_SECONDS + DEFAULT_SWEEP_AGE_SECONDS)
+    assert lambda_handlers.sweep(aws["services"]).completed == (item.outbox_id,)
+    assert depth(aws) == (1, 0)
 
 
 def test_a_failing_stream_batch_is_retried_then_dropped(aws: dict[str, Any]) -> None:

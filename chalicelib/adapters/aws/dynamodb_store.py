@@ -13,9 +13,10 @@ them; the layout of the whole table is in `chalicelib.adapters.aws.tables`).
 
 Once the transaction has committed, the store hands the messages to its `OutboxRelay` (when it
 was given a queue), which publishes them and deletes the outbox item; the transaction wrote the
-item already leased to this request, so the stream relay leaves it alone meanwhile. A failure
-there is left to the sweeper. The caller sees one unit of work, as with the in-memory
-store.
+item already leased to this request, so no stream relay is invoked for it meanwhile. A failed
+publish gives the lease back, which invokes the stream relay (`tables.STREAM_FILTER_PATTERN`);
+a request that dies leaves the item to the sweeper. The caller sees one unit of work, as with
+the in-memory store.
 
 A transaction holds at most 100 actions, which is why the domain's `MAX_BATCH` (the one batch
 limit on every backend) is 49; ``docs/api.md`` ("Batches") has the arithmetic. A cancelled

@@ -17,8 +17,10 @@ id, ``evt_<ulid>``, so items sort by creation within a shard)::
 ``UpdateItem`` that succeeds only when the item exists and no live lease is on it, so the inline
 relay, the stream relay and the sweeper never publish the same item at the same time on purpose.
 The submission's transaction writes the item already leased to the request that committed it
-(which publishes it right away); a relay that fails releases its lease (`release`), and one that dies
-lets it expire after `LEASE_SECONDS`, longer than any function's timeout. Duplicates remain
+(which publishes it right away); a relay that fails releases its lease (`release`), which is
+what invokes the stream relay (`tables.STREAM_FILTER_PATTERN`; the stream relay itself keeps
+the lease when it fails), and one that dies lets it expire after `LEASE_SECONDS`, longer than
+any function's timeout. Duplicates remain
 possible (a lease that expires while its holder still runs, a crash between send and delete)
 and stay harmless: consumers are idempotent on the formula.
 
@@ -55,7 +57,7 @@ LEASE_SECONDS = 30
 
 _BOTO_ERRORS = (ClientError, BotoCoreError)
 _CLAIMABLE = "attribute_exists(#pk) AND (attribute_not_exists(#until) OR #until <= :now)"
-_LEASE_NAMES = {"#pk": tables.PK, "#owner": "lease_owner", "#until": "lease_until"}
+_LEASE_NAMES = {"#pk": tables.PK, "#owner": tables.OUTBOX_LEASE_OWNER, "#until": "lease_until"}
 
 
 class DynamoOutbox:
@@ -99,7 +101,7 @@ class DynamoOutbox:
         lease: dict[str, Any] = {}
         if lease_owner is not None:
             lease = {
-                "lease_owner": {"S": lease_owner},
+                tables.OUTBOX_LEASE_OWNER: {"S": lease_owner},
                 "lease_until": tables.number(created_at + LEASE_SECONDS),
             }
         return {
@@ -171,7 +173,7 @@ class DynamoOutbox:
                 Key=self._key(outbox_id),
                 UpdateExpression="REMOVE #owner, #until",
                 ConditionExpression="#owner = :token",
-                ExpressionAttributeNames={"#owner": "lease_owner", "#until": "lease_until"},
+                ExpressionAttributeNames={"#owner": tables.OUTBOX_LEASE_OWNER, "#until": "lease_until"},
                 ExpressionAttributeValues={":token": {"S": token}},
             )
         except _BOTO_ERRORS as exc:

@@ -142,15 +142,20 @@ class OutboxRelay:
         item = OutboxItem(outbox_id_for(messages), self._clock(), tuple(messages))
         return self._publish(item, lease_token, deadline=self._clock() + INLINE_BUDGET_SECONDS)
 
-    def relay_if_pending(self, outbox_id: str) -> RelayResult:
+    def relay_if_pending(self, outbox_id: str, *, release_on_failure: bool = True) -> RelayResult:
         """Relay the item only if it is still pending (a stream record may arrive after it was sent).
 
         A failure to read the outbox raises (`InfrastructureError`), so a stream batch is retried.
+        The stream relay passes ``release_on_failure=False``: its trigger is a released lease, so
+        giving the lease back after its own failure would invoke it again at once, over and over
+        while the queue is down; the lease expires instead and the sweeper takes the item up.
         """
         item = self._outbox.get(outbox_id)
-        return RelayResult() if item is None else self.relay_one(item)
+        return RelayResult() if item is None else self.relay_one(item, release_on_failure=release_on_failure)
 
-    def relay_one(self, item: OutboxItem, *, deadline: float | None = None) -> RelayResult:
+    def relay_one(
+        self, item: OutboxItem, *, deadline: float | None = None, release_on_failure: bool = True
+    ) -> RelayResult:
         """Claim ``item``, send its messages, mark it sent; skip it if another relay holds it."""
         token = self._new_token()
         try:
@@ -159,10 +164,13 @@ class OutboxRelay:
             return _failed(item.outbox_id, exc)
         if not claimed:
             return RelayResult(skipped=(item.outbox_id,))
-        return self._publish(item, token, deadline=deadline)
+        return self._publish(item, token, deadline=deadline, release_on_failure=release_on_failure)
 
-    def _publish(self, item: OutboxItem, token: str, *, deadline: float | None) -> RelayResult:
-        """Send ``item`` under the lease ``token``; on failure or past ``deadline`` release it."""
+    def _publish(
+        self, item: OutboxItem, token: str, *, deadline: float | None, release_on_failure: bool = True
+    ) -> RelayResult:
+        """Send ``item`` under the lease ``token``; on failure (with ``release_on_failure``) or
+        past ``deadline``, release it."""
         sent = 0
         try:
             for start in range(0, len(item.messages), BATCH_SIZE):
@@ -177,7 +185,8 @@ class OutboxRelay:
             self._outbox.mark_sent(item.outbox_id)
         except Exception as exc:
             try:
-                self._outbox.release(item.outbox_id, token)
+                if release_on_failure:
+                    self._outbox.release(item.outbox_id, token)
             except Exception as release_error:  # the lease then expires by itself
                 logger.warning("could not release the lease of %s: %s", item.outbox_id, release_error)
             return RelayResult(messages_sent=sent) + _failed(item.outbox_id, exc)

@@ -28,7 +28,8 @@ prefix, so no character in it can make two different keys collide.
 
 The attributes of each item are documented in the adapter that writes it
 (`dynamodb_store`, `dynamodb_idempotency`, `outbox`). The stream carries NEW_IMAGE of every
-write; the relay's event source keeps only outbox inserts with `STREAM_FILTER_PATTERN`.
+write; the relay's event source keeps only the outbox items no relay holds
+(`STREAM_FILTER_PATTERN`).
 """
 
 from __future__ import annotations
@@ -74,11 +75,22 @@ _GLOBAL_SECONDARY_INDEXES = [
     }
 ]
 
+OUTBOX_LEASE_OWNER = "lease_owner"
+"""The outbox item's attribute naming the relay that holds it (`chalicelib.adapters.aws.outbox`)."""
+
 STREAM_FILTER_PATTERN: dict[str, Any] = {
-    "eventName": ["INSERT"],
-    "dynamodb": {"NewImage": {PK: {"S": [{"prefix": OUTBOX_PREFIX}]}}},
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {
+        "NewImage": {
+            PK: {"S": [{"prefix": OUTBOX_PREFIX}]},
+            OUTBOX_LEASE_OWNER: {"S": [{"exists": False}]},
+        }
+    },
 }
-"""Lambda event-source filter: only new outbox items reach the stream relay."""
+"""Lambda event-source filter: an outbox item reaches the stream relay when a write leaves it held
+by no relay: a relay that failed gave its lease back (MODIFY), or it was committed without one
+(INSERT). The request's own leased insert, a claim and a delete invoke nothing. (``exists``
+tests a leaf, so it names the attribute's ``S``.)"""
 
 
 def create_table_kwargs(table_name: str) -> dict[str, Any]:
