@@ -4,11 +4,12 @@
 (``FunctionResponseTypes: [ReportBatchItemFailures]``, set in ``deploy/resources.json``), so the
 consumer returns ``{"batchItemFailures": [{"itemIdentifier": <message id>}, ...]}`` naming
 exactly the messages that must come back; Lambda deletes the others. Each message is also settled
-by the same `Worker.handle` the in-memory worker uses — a processed message is deleted at once, a
-failing one is released with its backoff — so a failed one comes back after its backoff (or goes
-to the dead-letter queue after the queue's maxReceiveCount), and an undecodable one comes back
-until the queue dead-letters it. A poison message no longer fails its batch: the invocation
-succeeds, so Lambda's Errors metric keeps meaning "the handler crashed".
+by the same `Worker.handle` the in-memory worker uses — a processed message is left to the
+response's delete, a failing one is released with its backoff — so a failed one comes back after
+its backoff (or goes to the dead-letter queue after the queue's maxReceiveCount), and an
+undecodable one comes back until the queue dead-letters it. A poison message no longer fails
+its batch: the invocation succeeds, so Lambda's Errors metric keeps meaning "the handler
+crashed".
 
 **Dead letters.** Each sweep also peeks at the dead-letter queue without consuming it (receive,
 then make the messages visible again at once, `MessageQueue.dead_letters`), and
@@ -16,8 +17,11 @@ then make the messages visible again at once, `MessageQueue.dead_letters`), and
 (receives used up by throttled or crashed invocations). Dead letters stay where operators redrive
 them from; a consumer on the DLQ would delete them.
 
-**Outbox stream.** Each new outbox item in the table's stream is relayed if still pending; a
-relay failure raises so that Lambda retries the stream batch (the sweeper is the backstop).
+**Outbox stream.** The stream relay is invoked for an outbox item that no relay holds (an
+insert without a lease, or the release after a failed inline publish:
+`tables.STREAM_FILTER_PATTERN`) and relays it if still pending. A failure raises, so Lambda
+retries the stream batch: a failed read or claim is then tried again, while a failed send kept
+its lease, so the retry skips the item and the sweeper takes it up once the lease expires.
 """
 
 from __future__ import annotations

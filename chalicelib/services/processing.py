@@ -40,7 +40,8 @@ class ProcessingContext:
     formula: FormulaRecord | None = None
     """The stored formula a `formula.submitted` message is about, as the worker read it to see
     whether it was processed (None where the worker does not read the store itself, such as the
-    standalone worker over HTTP): a step uses it rather than reading the formula again."""
+    standalone worker over HTTP): a step uses it rather than reading the formula again. It is a
+    snapshot from before the steps ran: what an earlier step wrote is not in it."""
 
     @property
     def is_last_attempt(self) -> bool:

@@ -190,6 +190,23 @@ def test_the_stream_relay_keeps_the_lease_when_it_fails_so_it_is_not_invoked_aga
     assert depth(aws) == (1, 0)
 
 
+def test_the_sweeper_keeps_the_lease_when_it_fails_so_its_failures_invoke_no_stream_relay(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws["services"].queue, "publish", queue_down)
+    submit(aws, 1)  # the inline publish fails and gives its lease back
+    aws["clock"].advance(DEFAULT_SWEEP_AGE_SECONDS + 1)
+    assert len(lambda_handlers.sweep(aws["services"]).failures) == 1
+    monkeypatch.undo()
+    poller = relay_poller(aws)
+    assert poller.poll_once() == 1  # the request's release; the sweeper holds the item now: skipped
+    assert poller.poll_once() == 0  # the failed sweep released nothing
+    assert depth(aws) == (0, 0)
+    aws["clock"].advance(LEASE_SECONDS)
+    assert len(lambda_handlers.sweep(aws["services"]).completed) == 1
+    assert depth(aws) == (1, 0)
+
+
 def test_a_failing_stream_batch_is_retried_then_dropped(aws: dict[str, Any]) -> None:
     submit(aws, 1, relay=False)
     failing = Recording(failures=10)

@@ -244,7 +244,7 @@ def test_the_consumer_reads_that_queue_in_batches(template: dict[str, Any]) -> N
 
 
 @slow
-def test_the_stream_relay_reads_the_tables_stream_filtered_to_outbox_inserts(
+def test_the_stream_relay_reads_the_tables_stream_filtered_to_unheld_outbox_items(
     template: dict[str, Any],
 ) -> None:
     handlers = render.app_handlers(render.load_app())

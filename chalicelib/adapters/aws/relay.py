@@ -18,7 +18,9 @@ stored, its message is durably waiting to be published. The relay moves outbox i
 (`DynamoOutbox.claim`, a conditional write); an item leased to another relay is skipped. Messages
 go out with ``SendMessageBatch`` (10 per call, ``dedup_id=message_id``); refused entries
 (``Failed``) count as a failure of the item. Only once every message was accepted is the item
-deleted; on any failure the lease is released and the item stays pending for the next relay.
+deleted. On a failure the item stays pending: the inline relay gives its lease back, which
+invokes the stream relay within seconds; the stream relay and the sweeper keep theirs until it
+expires (releasing would invoke the stream relay again, once per failure, during an outage).
 Delivery is still at least once (a crash between send and delete, an expired lease): harmless,
 because the message id is stable per formula and consumers are idempotent on it.
 
@@ -49,7 +51,8 @@ SWEEP_BUDGET_SECONDS = 25.0
 """The sweeper's function timeout; a sweep starts no new item after `SWEEP_BUDGET_SHARE` of it."""
 SWEEP_BUDGET_SHARE = 0.8
 INLINE_BUDGET_SECONDS = 1.0
-"""After a commit the request starts batch calls for this long at most; the rest is the sweep's."""
+"""After a commit the request starts batch calls for this long at most; it then gives the item's
+lease back, and the stream relay sends the rest."""
 BATCH_SIZE = 10
 """Messages per SendMessageBatch call: SQS's limit. One submission's messages fit in the 400 KB
 outbox item, so a call of 10 never reaches SQS's 1 MiB limit per batch."""
@@ -134,8 +137,8 @@ class OutboxRelay:
     def publish_pending(self, messages: Sequence[OutboundMessage], lease_token: str) -> RelayResult:
         """Publish the messages a commit just wrote to the outbox, leased to ``lease_token``.
 
-        Batch calls start only within `INLINE_BUDGET_SECONDS`; a failure or the rest is left to
-        the sweep.
+        Batch calls start only within `INLINE_BUDGET_SECONDS`; after a failure, or with messages
+        left, the lease is given back and the stream relay takes the item up.
         """
         if not messages:
             return RelayResult()
@@ -212,7 +215,7 @@ class OutboxRelay:
         def relay(item: OutboxItem) -> RelayResult:
             if self._clock() >= deadline:
                 return RelayResult(skipped=(item.outbox_id,))
-            return self.relay_one(item, deadline=deadline)
+            return self.relay_one(item, deadline=deadline, release_on_failure=False)
 
         with ThreadPoolExecutor(max_workers=self._sweep_concurrency, thread_name_prefix="sweep") as pool:
             while self._clock() < deadline:

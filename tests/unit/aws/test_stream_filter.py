@@ -13,7 +13,9 @@ from chalicelib.entrypoints.lambda_handlers import is_unheld_outbox_item
 
 def matches(pattern: Any, value: Any) -> bool:
     """Lambda's event filter on one record, for what the pattern uses: nested keys, lists of
-    values, ``prefix`` and ``exists`` (on leaves)."""
+    values, ``prefix`` and ``exists``. As in Lambda, ``exists`` sees only leaves: an object or a
+    list where the rule sits counts as absent (so ``{"lease_owner": [{"exists": false}]}``
+    would pass every item, leased or not)."""
     if isinstance(pattern, dict):
         return all(
             matches(rule, value.get(key, _ABSENT) if isinstance(value, dict) else _ABSENT)
@@ -21,7 +23,7 @@ def matches(pattern: Any, value: Any) -> bool:
         )
     for rule in pattern:
         if isinstance(rule, dict) and "exists" in rule:
-            if rule["exists"] == (value is not _ABSENT):
+            if rule["exists"] == (value is not _ABSENT and not isinstance(value, dict | list)):
                 return True
         elif isinstance(rule, dict) and "prefix" in rule:
             if isinstance(value, str) and value.startswith(rule["prefix"]):
@@ -54,6 +56,13 @@ CASES = {
     "a formula item": (record("INSERT", "OWNER#o", leased=False), False),
     "a formula's status change": (record("MODIFY", "OWNER#o", leased=False), False),
 }
+
+
+def test_a_lease_test_on_the_attribute_rather_than_its_leaf_would_pass_leased_items() -> None:
+    """The evaluator knows Lambda's leaf rule: the pattern has to name the ``S``."""
+    wrong = {**STREAM_FILTER_PATTERN, "dynamodb": {"NewImage": {"lease_owner": [{"exists": False}]}}}
+    assert matches(wrong, record("INSERT", "OUTBOX#3", leased=True))
+    assert not matches(STREAM_FILTER_PATTERN, record("INSERT", "OUTBOX#3", leased=True))
 
 
 @pytest.mark.parametrize(("stream_record", "relayed"), list(CASES.values()), ids=list(CASES))
