@@ -121,7 +121,7 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
             continue
         outbox_id = decode_image(record["dynamodb"]["NewImage"]).outbox_id
         observability.set_correlation_id(outbox_id)
-        result += relay.relay_if_pending(outbox_id, release_on_failure=False)
+        result += relay.relay_if_pending(outbox_id)
     log.info(
         jsonio.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
     )

@@ -143,23 +143,24 @@ class OutboxRelay:
         if not messages:
             return RelayResult()
         item = OutboxItem(outbox_id_for(messages), self._clock(), tuple(messages))
-        return self._publish(item, lease_token, deadline=self._clock() + INLINE_BUDGET_SECONDS)
+        deadline = self._clock() + INLINE_BUDGET_SECONDS
+        return self._publish(item, lease_token, deadline=deadline, release_on_failure=True)
 
-    def relay_if_pending(self, outbox_id: str, *, release_on_failure: bool = True) -> RelayResult:
+    def relay_if_pending(self, outbox_id: str) -> RelayResult:
         """Relay the item only if it is still pending (a stream record may arrive after it was sent).
 
         A failure to read the outbox raises (`InfrastructureError`), so a stream batch is retried.
-        The stream relay passes ``release_on_failure=False``: its trigger is a released lease, so
-        giving the lease back after its own failure would invoke it again at once, over and over
-        while the queue is down; the lease expires instead and the sweeper takes the item up.
         """
         item = self._outbox.get(outbox_id)
-        return RelayResult() if item is None else self.relay_one(item, release_on_failure=release_on_failure)
+        return RelayResult() if item is None else self.relay_one(item)
 
-    def relay_one(
-        self, item: OutboxItem, *, deadline: float | None = None, release_on_failure: bool = True
-    ) -> RelayResult:
-        """Claim ``item``, send its messages, mark it sent; skip it if another relay holds it."""
+    def relay_one(self, item: OutboxItem, *, deadline: float | None = None) -> RelayResult:
+        """Claim ``item``, send its messages, mark it sent; skip it if another relay holds it.
+
+        A failed send keeps the lease until it expires. The stream relay is invoked by a released
+        lease, so giving it back would invoke the stream relay again at once, for every failure
+        of the stream relay or the sweeper while the queue is down.
+        """
         token = self._new_token()
         try:
             claimed = self._outbox.claim(item.outbox_id, token, now=self._clock())
@@ -167,10 +168,10 @@ class OutboxRelay:
             return _failed(item.outbox_id, exc)
         if not claimed:
             return RelayResult(skipped=(item.outbox_id,))
-        return self._publish(item, token, deadline=deadline, release_on_failure=release_on_failure)
+        return self._publish(item, token, deadline=deadline, release_on_failure=False)
 
     def _publish(
-        self, item: OutboxItem, token: str, *, deadline: float | None, release_on_failure: bool = True
+        self, item: OutboxItem, token: str, *, deadline: float | None, release_on_failure: bool
     ) -> RelayResult:
         """Send ``item`` under the lease ``token``; on failure (with ``release_on_failure``) or
         past ``deadline``, release it."""
@@ -215,7 +216,7 @@ class OutboxRelay:
         def relay(item: OutboxItem) -> RelayResult:
             if self._clock() >= deadline:
                 return RelayResult(skipped=(item.outbox_id,))
-            return self.relay_one(item, deadline=deadline, release_on_failure=False)
+            return self.relay_one(item, deadline=deadline)
 
         with ThreadPoolExecutor(max_workers=self._sweep_concurrency, thread_name_prefix="sweep") as pool:
             while self._clock() < deadline:
