@@ -26,7 +26,6 @@ import os
 import re
 import socket
 import time
-import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from chalicelib import jsonio
 from chalicelib.devserver import framing
 from chalicelib.devserver.deadlines import Deadline
 from chalicelib.devserver.gateway import OptionsToAppGateway
+from chalicelib.http.errors import fresh_request_id
 from chalicelib.http.responses import error_body
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def error_answer(status: int, code: str, message: str, **extra: Any) -> tuple[di
     headers = {
         "Content-Type": "application/json",
         "X-Content-Type-Options": "nosniff",
-        "X-Request-Id": str(uuid.uuid4()),  # the form of API Gateway's request ids, as the app's answers
+        "X-Request-Id": fresh_request_id(),
         "Content-Length": str(len(body)),
     }
     return headers, body

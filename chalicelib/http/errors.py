@@ -78,8 +78,13 @@ current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 """Set by the edge middleware, so a 500 body names the id the access log names."""
 
 
+def fresh_request_id() -> str:
+    """A new request id, in the form of API Gateway's: a dashed UUID."""
+    return str(uuid.uuid4())
+
+
 def new_request_id() -> str:
-    return current_request_id.get() or str(uuid.uuid4())
+    return current_request_id.get() or fresh_request_id()
 
 
 def internal_error(request_id: str) -> Response:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,7 +31,12 @@ from chalice.app import Request, Response
 from chalicelib import jsonio, observability
 from chalicelib.errors import FieldError, InfrastructureError, UnsupportedMediaType, ValidationError
 from chalicelib.http import media
-from chalicelib.http.errors import current_request_id, normalize_chalice_errors, response_for
+from chalicelib.http.errors import (
+    current_request_id,
+    fresh_request_id,
+    normalize_chalice_errors,
+    response_for,
+)
 from chalicelib.http.responses import error_response
 from chalicelib.security.apikeys import KeyRing, presented_key
 from chalicelib.security.policy import roles_for
@@ -71,7 +75,7 @@ def request_id(request: Request) -> str:
     context = request.context
     rid = context.get("requestId")
     if not isinstance(rid, str) or not rid:
-        rid = str(uuid.uuid4())  # the form of API Gateway's ids
+        rid = fresh_request_id()
         context["requestId"] = rid
     return rid
 
