@@ -194,10 +194,10 @@ def document(*, consumer_api: bool = True) -> dict[str, Any]:
     """The OpenAPI 3.1 document, built fresh (a few milliseconds) on each call: every route, or
     without the consumer API's (``consumer_api=False``, a stage that answers them 404). It holds
     the schemas its routes use, and no other."""
+    operations = [op for op in OPERATIONS if consumer_api or not op.path.startswith(CONSUMER_API_PREFIX)]
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
-        if consumer_api or not op.path.startswith(CONSUMER_API_PREFIX):
-            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     schemas = {**request_schemas(), **response_schemas()}
     headers = header_components()
     used = _referenced_schemas([paths, headers], schemas)
@@ -219,7 +219,7 @@ def document(*, consumer_api: bool = True) -> dict[str, Any]:
                 "a wrong method answers 405 method_not_allowed with Allow, an unknown path 404 not_found."
             ),
         },
-        "tags": [tag for tag in tags if consumer_api or tag["name"] != "queue"],
+        "tags": [tag for tag in tags if tag["name"] in {op.tag for op in operations}],
         "paths": paths,
         "components": {
             "schemas": {name: schemas[name] for name in schemas if name in used},
