@@ -16,8 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from chalicelib.adapters.aws import sqs_setup, tables
+from chalicelib.entrypoints.lambda_handlers import is_unheld_outbox_item
 from scripts import run_aws_local
 from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer, exchange, free_port
 
@@ -89,6 +91,7 @@ def moto_client(server: AwsLocalServer, service: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(account_id_endpoint_mode="disabled"),  # DynamoDB Streams on moto needs it
     )
 
 
@@ -136,10 +139,37 @@ def test_a_formula_is_stored_read_back_refused_twice_and_processed(server: AwsLo
     # Processed by app.consume_messages, invoked with an SQS event by the local event source.
     line = "consume_messages invoked with 1 SQS record(s): 1 deleted, 0 to come back"
     assert server.wait_for(lambda: line in server.log() or None, timeout=10)
-    # The stream relay was invoked for nothing: each request held its own outbox item until it was
+    # The stream relay had nothing to do: each request held its own outbox item until it was
     # published (moto also streams the refused duplicate's rolled-back transaction, held too), so
-    # no record passed the event filter. tests/integration/test_local_lambda.py covers the release.
+    # no record on the stream passes the event filter, and the relay was never invoked.
+    # tests/integration/test_local_lambda.py covers a release, which does pass.
+    outbox_records = [r for r in stream_records(server) if is_outbox_record(r)]
+    assert outbox_records, "the table's stream shows no outbox item"
+    assert not [r for r in outbox_records if is_unheld_outbox_item(r)]
     assert "relay_outbox invoked with" not in server.log()
+
+
+def stream_records(server: AwsLocalServer) -> list[dict[str, Any]]:
+    """Every record on the table's stream so far, read from the start of each shard."""
+    arn = moto_client(server, "dynamodb").describe_table(TableName="formula-intake-local")["Table"][
+        "LatestStreamArn"
+    ]
+    streams = moto_client(server, "dynamodbstreams")
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator)
+            records += page["Records"]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    return records
+
+
+def is_outbox_record(record: dict[str, Any]) -> bool:
+    keys = record["dynamodb"].get("Keys", {})
+    return str(keys.get(tables.PK, {}).get("S", "")).startswith(tables.OUTBOX_PREFIX)
 
 
 @pytest.mark.e2e

@@ -58,7 +58,7 @@ class InMemoryIdempotencyStore:
                     return KeyCompleted(entry.response)
                 if entry.locked_until > now:
                     raise RequestInProgress(retry_after=max(1, min(5, int(entry.locked_until - now))))
-            token = os.urandom(16).hex()  # 128 random bits, like uuid4().hex without its cost
+            token = os.urandom(16).hex()  # 128 random bits: a lock holder's token nobody can guess
             self._entries[(owner, key)] = _Entry(
                 request_hash=request_hash,
                 token=token,
