@@ -167,10 +167,15 @@ def queue_formula_status(formula_id: str) -> Response:
 @api_view
 def queue_report_status(formula_id: str) -> Response:
     services = bootstrap.services()
-    body = raw_body()
-    return json_response(
-        200, consumer_api.report_status(services.store, formula_id, body, now=services.clock())
+    answer = consumer_api.report_status(
+        services.store,
+        services.similarity,
+        formula_id,
+        raw_body(),
+        now=services.clock(),
+        near_duplicate_threshold=services.settings.near_duplicate_threshold,
     )
+    return json_response(200, answer)
 
 
 # ---- Lambda event handlers (AWS backend) --------------------------------------------------------

@@ -5,11 +5,13 @@ Every problem is reported at once as a `ValidationError` naming its field (`Fiel
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.errors import FieldError
 from chalicelib.http.params import Fields
 from chalicelib.ports.queue import MAX_ACK_BATCH, MessageQueue
+from chalicelib.ports.similarity import SimilarityIndex
 from chalicelib.ports.store import STATUS_FAILED, STATUS_PROCESSED, FormulaStore
 from chalicelib.services import consumer
 from chalicelib.services.consumer import MAX_VISIBILITY
@@ -87,7 +89,15 @@ def formula_status(store: FormulaStore, formula_id: str, params: dict[str, str])
     return consumer.formula_status(store, owner, formula_id)
 
 
-def report_status(store: FormulaStore, formula_id: str, raw: bytes | None, *, now: float) -> dict[str, Any]:
+def report_status(
+    store: FormulaStore,
+    index: SimilarityIndex,
+    formula_id: str,
+    raw: bytes | None,
+    *,
+    now: float,
+    near_duplicate_threshold: Decimal,
+) -> dict[str, Any]:
     fields = Fields.from_body(raw, allowed={"owner", "status", "error", "attempts"})
     owner = fields.string("owner", max_length=200)
     status = fields.string("status", max_length=20)
@@ -100,10 +110,12 @@ def report_status(store: FormulaStore, formula_id: str, raw: bytes | None, *, no
     fields.done()
     return consumer.report_status(
         store,
+        index,
         owner,
         formula_id,
         status=status,
         error=error if isinstance(error, str) else None,
         attempts=attempts,
         now=now,
+        near_duplicate_threshold=near_duplicate_threshold,
     )

@@ -313,7 +313,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "PUT",
         "/queue/formulas/{formula_id}/status",
         "queue_report_status",
-        "Report a formula processed or failed (for consumers).",
+        "Report a formula processed or failed (for consumers). A first processed report indexes the "
+        "formula for similar-formula search and stores its near_duplicates before marking it.",
         "queue",
         ok={200: ("The formula after the report; changed is false for a repeat.", ref("StatusReportResult"))},
         raises=(errors.ValidationError, errors.NotFound, *_STORE),

@@ -3,17 +3,20 @@
 They work on the queue and store ports, so they behave the same for every backend. A delivery of
 a `formula.submitted` message carries its formula's current status, so a remote worker needs no
 extra call to learn whether the formula was already processed; a status report answers with the
-formula as the write left it, without reading it back.
+formula as the write left it, without reading it back (a ``processed`` report reads it once
+before, to index it for similar-formula search).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.errors import NotFound
 from chalicelib.ports.queue import MessageQueue, ReceivedMessage
+from chalicelib.ports.similarity import SimilarityIndex
 from chalicelib.ports.store import STATUS_PROCESSED, FormulaStore
-from chalicelib.services import views
+from chalicelib.services import similarity, views
 
 MAX_VISIBILITY = 43200
 
@@ -75,6 +78,7 @@ def formula_status(store: FormulaStore, owner: str, formula_id: str) -> dict[str
 
 def report_status(
     store: FormulaStore,
+    index: SimilarityIndex,
     owner: str,
     formula_id: str,
     *,
@@ -82,9 +86,21 @@ def report_status(
     error: str | None,
     attempts: int,
     now: float,
+    near_duplicate_threshold: Decimal,
 ) -> dict[str, Any]:
-    """Record a processing outcome (``processed``, or ``failed`` with ``error``)."""
+    """Record a processing outcome (``processed``, or ``failed`` with ``error``).
+
+    A formula reported ``processed`` for the first time is first indexed and flagged for
+    near-duplicates (`similarity.flag_near_duplicates`), as the in-process worker's step does, so
+    a formula a remote worker processes is searchable like any other. If that fails, nothing is
+    marked and the worker's report fails, so its message comes back.
+    """
     if status == STATUS_PROCESSED:
+        record = store.get(owner, formula_id)
+        if record is None:
+            raise NotFound(f"No formula {formula_id!r}.")
+        if record.status != STATUS_PROCESSED:
+            similarity.flag_near_duplicates(store, index, near_duplicate_threshold, record)
         change = store.mark_processed(owner, formula_id, at=now, attempts=attempts)
     else:
         change = store.mark_failed(owner, formula_id, error=str(error)[:500], at=now, attempts=attempts)

@@ -1,9 +1,12 @@
 """Similar formulas: the two queries of the API, and the processing step that flags near-duplicates.
 
-A formula is searchable once the processing step has indexed it (`near_duplicate_step`); the
-step then stores on the formula the owner's formulas at or above the stage's threshold
-(``FI_NEAR_DUPLICATE_THRESHOLD``, at most `NEAR_DUPLICATE_LIMIT`). Both writes are idempotent,
-so a redelivered message indexes nothing twice and stores the same finding again.
+A formula is searchable once processing has indexed it (`flag_near_duplicates`), which then
+stores on the formula the owner's formulas at or above the stage's threshold
+(``FI_NEAR_DUPLICATE_THRESHOLD``, at most `NEAR_DUPLICATE_LIMIT`), before the formula is marked
+processed. A worker that holds the store runs it as a step (`near_duplicate_step`: the in-process
+worker, the Lambda consumer); for a remote worker, the consumer API runs it when the worker
+reports the formula processed (`chalicelib.services.consumer.report_status`). Both writes are
+idempotent, so a redelivered message indexes nothing twice and stores the same finding again.
 """
 
 from __future__ import annotations
@@ -64,24 +67,35 @@ def similar_to_makeup(
     }
 
 
-def near_duplicate_step(store: FormulaStore, index: SimilarityIndex, threshold: Decimal) -> Handler:
-    """A `formula.submitted` step: index the formula, then store its near-duplicates on it."""
+def flag_near_duplicates(
+    store: FormulaStore,
+    index: SimilarityIndex,
+    threshold: Decimal,
+    record: FormulaRecord,
+) -> None:
+    """Index ``record``, then store on it the owner's other formulas at or above ``threshold``
+    (at most `NEAR_DUPLICATE_LIMIT`). Both writes are idempotent, so running it again is harmless."""
+    index.index(record)
+    matches = index.search(
+        record.owner,
+        record_makeup(record),
+        min_similarity=threshold,
+        limit=NEAR_DUPLICATE_LIMIT,
+        exclude=record.id,
+    ).matches
+    store.set_near_duplicates(record.owner, record.id, [NearDuplicate(m.id, m.similarity) for m in matches])
 
-    def flag_near_duplicates(message: dict[str, Any], context: ProcessingContext) -> None:
+
+def near_duplicate_step(store: FormulaStore, index: SimilarityIndex, threshold: Decimal) -> Handler:
+    """A `formula.submitted` step of a worker that holds the store: `flag_near_duplicates`."""
+
+    def flag_step(message: dict[str, Any], context: ProcessingContext) -> None:
         owner, formula_id = message.get("owner"), message.get("formula_id")
         if not isinstance(owner, str) or not isinstance(formula_id, str):
             raise MalformedMessage("formula.submitted needs string owner and formula_id")
         record = context.formula or store.get(owner, formula_id)  # the worker's read, when it made one
         if record is None:
             raise NotFound(f"No formula {formula_id} for the message's owner.")
-        index.index(record)
-        matches = index.search(
-            owner,
-            record_makeup(record),
-            min_similarity=threshold,
-            limit=NEAR_DUPLICATE_LIMIT,
-            exclude=formula_id,
-        ).matches
-        store.set_near_duplicates(owner, formula_id, [NearDuplicate(m.id, m.similarity) for m in matches])
+        flag_near_duplicates(store, index, threshold, record)
 
-    return flag_near_duplicates
+    return flag_step

@@ -9,6 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
+from chalicelib.errors import InfrastructureError
 from chalicelib.services.processing import ProcessingContext
 from chalicelib.services.similarity import near_duplicate_step
 from tests.api.helpers import SUMMER_BREEZE, error_code, post
@@ -80,6 +81,62 @@ def test_redelivery_indexes_and_flags_once(client: Client, services: bootstrap.S
     assert services.store.get("default", second) == record
     _, body = similar(client, f"/formulas/{first}/similar")
     assert [m["id"] for m in body["similar"]] == [second]
+
+
+def report_processed(client: Client, formula_id: str) -> Any:
+    """What a remote worker sends over the consumer API once it has processed a formula."""
+    body = json.dumps({"owner": "default", "status": "processed"}).encode()
+    headers = {"Content-Type": "application/json"}
+    return client.http.put(f"/queue/formulas/{formula_id}/status", body=body, headers=headers)
+
+
+def test_a_formula_a_remote_worker_reports_processed_is_indexed_and_flagged(
+    client: Client, services: bootstrap.Services
+) -> None:
+    first, second = (json.loads(post(client, doc).body)["id"] for doc in (ROSE_MUSK, ROSE_MUSK_2))
+    assert similar(client, f"/formulas/{first}/similar")[1]["similar"] == []  # queued: not indexed
+    for formula_id in (first, second):
+        answer = report_processed(client, formula_id)
+        assert answer.status_code == 200, answer.body
+        assert json.loads(answer.body)["changed"] is True
+    assert json.loads(report_processed(client, second).body)["formula"]["near_duplicates"] == [
+        {"id": first, "similarity": 0.9677}
+    ]
+    _, body = similar(client, f"/formulas/{first}/similar")
+    assert [(m["id"], m["similarity"]) for m in body["similar"]] == [(second, 0.9677)]
+    assert json.loads(client.http.get(f"/formulas/{second}").body)["near_duplicates"] == [
+        {"id": first, "similarity": 0.9677}
+    ]
+
+
+def test_a_repeated_processed_report_indexes_nothing_again(
+    client: Client, services: bootstrap.Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    formula_id = json.loads(post(client, ROSE_MUSK).body)["id"]
+    assert report_processed(client, formula_id).status_code == 200
+
+    def index(record: object) -> None:
+        raise AssertionError("a processed formula was indexed again")
+
+    monkeypatch.setattr(services.similarity, "index", index)
+    again = report_processed(client, formula_id)
+    assert again.status_code == 200 and json.loads(again.body)["changed"] is False
+
+
+def test_when_indexing_fails_the_report_fails_and_nothing_is_marked(
+    client: Client, services: bootstrap.Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    formula_id = json.loads(post(client, ROSE_MUSK).body)["id"]
+
+    def index(record: object) -> None:
+        raise InfrastructureError("the index is unavailable")
+
+    monkeypatch.setattr(services.similarity, "index", index)
+    answer = report_processed(client, formula_id)
+    assert answer.status_code == 503, answer.body
+    assert json.loads(client.http.get(f"/formulas/{formula_id}").body)["status"] == "queued"
+    monkeypatch.undo()
+    assert json.loads(report_processed(client, formula_id).body)["changed"] is True
 
 
 def test_post_similar_finds_without_storing(client: Client, services: bootstrap.Services) -> None:

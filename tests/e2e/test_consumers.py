@@ -148,6 +148,31 @@ def test_standalone_worker_processes_and_stops_cleanly_on_sigterm(
         worker.close()
 
 
+def test_formulas_the_standalone_worker_processes_are_searchable(
+    server: LocalServer, markers: Path, tmp_path: Path
+) -> None:
+    drain(server)
+    worker = WorkerProcess(server, markers, tmp_path / "searchable.log")
+    material = f"Amber {uuid.uuid4().hex}"
+    try:
+        ids = []
+        for name, concentration in (("original", "7"), ("near copy", "7.1")):
+            doc = {"name": name, "materials": [{"name": material, "concentration": concentration}]}
+            reply = server.request("POST", "/formulas", doc)
+            assert reply.status == 201, reply.body
+            ids.append(reply.json()["id"])
+            server.wait_for(lambda: processed(server, ids[-1]))
+        worker.process.send_signal(signal.SIGTERM)  # a clean stop: no long poll left to take a message
+        assert worker.process.wait(30) == 0, worker.log()
+    finally:
+        worker.close()
+    original, near = ids
+    flagged = server.request("GET", f"/formulas/{near}").json()["near_duplicates"]
+    assert flagged == [{"id": original, "similarity": 0.9859}]  # 7 / 7.1
+    similar = server.request("GET", f"/formulas/{original}/similar").json()["similar"]
+    assert [(m["id"], m["similarity"]) for m in similar] == [(near, 0.9859)]
+
+
 def test_killed_worker_message_is_redelivered_and_processed_once(
     server: LocalServer, markers: Path, tmp_path: Path
 ) -> None:
