@@ -19,6 +19,9 @@ class ConfigError(ValueError):
 
 T = TypeVar("T")
 
+SETTING_PREFIX = "FI_"
+"""Every setting is an environment variable whose name starts with this."""
+
 
 def _parsed(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
     """``parse`` of the setting ``name`` (``default`` when unset or empty); `ConfigError` saying
