@@ -19,9 +19,10 @@ them from; a consumer on the DLQ would delete them.
 
 **Outbox stream.** The stream relay is invoked for an outbox item that no relay holds (an
 insert without a lease, or the release after a failed inline publish:
-`tables.STREAM_FILTER_PATTERN`) and relays it if still pending. A failure raises, so Lambda
-retries the stream batch: a failed read or claim is then tried again, while a failed send kept
-its lease, so the retry skips the item and the sweeper takes it up once the lease expires.
+`tables.STREAM_FILTER_PATTERN`) and relays it if still pending. A failed read or claim raises,
+so Lambda retries the stream batch. A failed send does not: the relay keeps the item's lease, so
+a retry could only skip it (and would hold up the shard); the sweeper publishes it once the
+lease expires, and the relay's log line counts it as ``left_to_sweeper``.
 """
 
 from __future__ import annotations
@@ -95,9 +96,13 @@ def _require_relay(services: Services) -> OutboxRelay:
     return services.relay
 
 
-def _raise_if_failed(result: RelayResult) -> RelayResult:
-    if not result.ok:
-        raise RelayIncomplete("; ".join(f"{f.outbox_id}: {f.error}" for f in result.failures))
+def _raise_if_a_retry_helps(result: RelayResult) -> RelayResult:
+    """Raise (so Lambda retries the stream batch) for items whose read or claim failed. An item
+    whose send failed is held under this relay's lease, which a retry could only skip: it is
+    left to the sweeper, which publishes it once the lease expires."""
+    retry = [f for f in result.failures if not f.lease_kept]
+    if retry:
+        raise RelayIncomplete("; ".join(f"{f.outbox_id}: {f.error}" for f in retry))
     return result
 
 
@@ -122,10 +127,14 @@ def relay_stream(services: Services, records: Iterable[dict[str, Any]]) -> Relay
         outbox_id = decode_image(record["dynamodb"]["NewImage"]).outbox_id
         observability.set_correlation_id(outbox_id)
         result += relay.relay_if_pending(outbox_id)
-    log.info(
-        jsonio.dumps({"event": "relay", "completed": len(result.completed), "failed": len(result.failures)})
-    )
-    return _raise_if_failed(result)
+    line = {
+        "event": "relay",
+        "completed": len(result.completed),
+        "failed": len(result.failures),
+        "left_to_sweeper": sum(f.lease_kept for f in result.failures),
+    }
+    (log.error if result.failures else log.info)(jsonio.dumps(line))
+    return _raise_if_a_retry_helps(result)
 
 
 def remaining_seconds(context: Any) -> float | None:

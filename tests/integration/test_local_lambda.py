@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from app import app
@@ -179,14 +180,34 @@ def test_the_stream_relay_keeps_the_lease_when_it_fails_so_it_is_not_invoked_aga
     poller = relay_poller(aws)
     monkeypatch.setattr(aws["services"].queue, "publish", queue_down)
     submit(aws, 1)
-    with pytest.raises(RelayIncomplete):
-        poller.poll_once()  # the release invokes the stream relay; the queue is still down
-    assert poller.poll_once() == 1  # the batch again: the item is held now, so it is skipped
-    assert poller.poll_once() == 0  # and no release follows: the sweeper takes it after the lease
+    # The release invokes the stream relay; the queue is still down. The relay keeps the lease
+    # and does not raise: a retry of the batch could only skip the item it holds.
+    assert poller.poll_once() == 1
+    assert poller.poll_once() == 0  # no retry, and no release follows: the sweeper takes it
     (item,) = aws["services"].store.pending_outbox(limit=10, older_than=aws["clock"]() + 1)
     monkeypatch.undo()
     aws["clock"].advance(LEASE_SECONDS + DEFAULT_SWEEP_AGE_SECONDS)
     assert lambda_handlers.sweep(aws["services"]).completed == (item.outbox_id,)
+    assert depth(aws) == (1, 0)
+
+
+def test_a_failed_claim_raises_so_lambda_retries_the_stream_batch_and_the_retry_publishes(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = relay_poller(aws)
+    monkeypatch.setattr(aws["services"].queue, "publish", queue_down)
+    submit(aws, 1)  # the inline publish fails and gives its lease back
+    monkeypatch.undo()  # the queue is back, but DynamoDB now throttles the claim (an UpdateItem)
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
+        raise ClientError({"Error": error}, "UpdateItem")
+
+    monkeypatch.setattr(aws["dynamodb"], "update_item", throttled)
+    with pytest.raises(RelayIncomplete):
+        poller.poll_once()  # nothing holds the item: a retry can publish it
+    monkeypatch.undo()
+    assert poller.poll_once() == 1  # Lambda's retry of the same batch
     assert depth(aws) == (1, 0)
 
 

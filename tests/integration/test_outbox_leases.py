@@ -218,3 +218,19 @@ def test_a_sweep_relays_several_items_at_once(client: Any) -> None:
     result = relay.sweep(older_than_seconds=SWEEP_AGE)
     assert len(result.completed) == SWEEP_CONCURRENCY and result.ok
     assert h.pending() == []
+
+
+def test_a_failure_says_whether_the_relay_kept_the_items_lease(client: Any) -> None:
+    h = harness(client, inline_relay=False)
+    h.service.submit(OWNER, submission(2), None)
+    (item,) = h.pending()
+    h.queue.fail_calls = {1, 2}
+    token = h.relay.new_lease_token()
+    assert h.store.outbox.claim(item.outbox_id, token, now=h.clock())
+    inline = h.relay.publish_pending(item.messages, token)  # the request's publish gives it back
+    assert [f.lease_kept for f in inline.failures] == [False]
+    kept = h.relay.relay_one(item)  # the stream relay's or the sweeper's publish keeps it
+    assert [f.lease_kept for f in kept.failures] == [True]
+    assert not h.store.outbox.claim(item.outbox_id, "someone-else", now=h.clock())
+    h.clock.advance(LEASE_SECONDS)
+    assert h.store.outbox.claim(item.outbox_id, "someone-else", now=h.clock())

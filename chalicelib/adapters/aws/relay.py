@@ -79,6 +79,9 @@ class RelayFailure:
 
     outbox_id: str
     error: str
+    lease_kept: bool = False
+    """The relay still holds the item's lease (a send failed): until the lease expires no relay
+    can claim the item, so only the sweeper, after that, publishes it; retrying at once cannot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +191,14 @@ class OutboxRelay:
                     raise RelayRefused(refused)
             self._outbox.mark_sent(item.outbox_id)
         except Exception as exc:
+            lease_kept = True
             try:
                 if release_on_failure:
                     self._outbox.release(item.outbox_id, token)
+                    lease_kept = False
             except Exception as release_error:  # the lease then expires by itself
                 logger.warning("could not release the lease of %s: %s", item.outbox_id, release_error)
-            return RelayResult(messages_sent=sent) + _failed(item.outbox_id, exc)
+            return RelayResult(messages_sent=sent) + _failed(item.outbox_id, exc, lease_kept=lease_kept)
         return RelayResult(completed=(item.outbox_id,), messages_sent=sent)
 
     def sweep(
@@ -241,6 +246,6 @@ class RelayRefused(Exception):
         self.refused = dict(refused)
 
 
-def _failed(outbox_id: str, exc: Exception) -> RelayResult:
+def _failed(outbox_id: str, exc: Exception, *, lease_kept: bool = False) -> RelayResult:
     logger.error("outbox item %s stays pending: %s", outbox_id, exc, exc_info=exc)
-    return RelayResult(failures=(RelayFailure(outbox_id, f"{type(exc).__name__}: {exc}"),))
+    return RelayResult(failures=(RelayFailure(outbox_id, f"{type(exc).__name__}: {exc}", lease_kept),))
