@@ -167,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     for noisy in ("werkzeug", "botocore"):  # moto's access log; "Found credentials in ..."
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not devserver.place_threads(args.cpu):  # before moto, the server and the pollers start threads
+        return 2
     isolate_credentials(os.environ, args.region)
     variables = stage_variables(args.project_dir, args.stage)
     settings = Settings.from_env({**os.environ, **variables})

@@ -8,10 +8,18 @@ in docs/devserver.md. `make run-aws-local` (scripts/run_aws_local.py) serves thr
 - `cli`: options, the in-process worker, signals, the reloader (``python -m chalicelib.devserver``);
 - `server`: `create_server`, `Limits`, the connection bound;
 - `handler`: one connection's requests; `framing`: where a request's body ends;
-- `deadlines`: the watchdog that keeps every connection's deadline.
+- `deadlines`: the watchdog that keeps every connection's deadline;
+- `placement`: the server's threads on one CPU (``--cpu``).
 """
 
-from chalicelib.devserver.cli import add_server_arguments, limits_from, main, serve, start_worker
+from chalicelib.devserver.cli import (
+    add_server_arguments,
+    limits_from,
+    main,
+    place_threads,
+    serve,
+    start_worker,
+)
 from chalicelib.devserver.server import (
     MAX_BODY_BYTES,
     CannotListen,
@@ -29,6 +37,7 @@ __all__ = [
     "limits_from",
     "main",
     "make_thread_safe",
+    "place_threads",
     "serve",
     "start_worker",
 ]

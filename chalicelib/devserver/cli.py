@@ -22,6 +22,7 @@ from types import FrameType
 from chalice.local import LocalDevServer
 
 from chalicelib import bootstrap
+from chalicelib.devserver import placement
 from chalicelib.devserver.server import CannotListen, Limits, check_can_listen, create_server
 from chalicelib.worker import Worker
 
@@ -37,6 +38,20 @@ def start_worker(choice: str) -> Worker | None:
         log.info("in-process worker started (concurrency %d)", services.settings.worker_concurrency)
         return worker
     return None
+
+
+def place_threads(choice: str) -> bool:
+    """Keep this process's threads on one CPU as ``choice`` says (`placement.place`), and say so
+    in one line; False, having printed why, if that CPU cannot be used. Call it before any
+    thread starts."""
+    try:
+        cpu = placement.place(choice)
+    except placement.PlacementError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    if cpu is not None:
+        log.info("threads kept on CPU %d, with the interpreter lock they share (CPU=all: any CPU)", cpu)
+    return True
 
 
 def serve(server: LocalDevServer, host: str) -> None:
@@ -107,6 +122,13 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, stage: str, worker_
     parser.add_argument(
         "--worker", choices=["0", "1", "auto"], default=os.environ.get("WORKER", "auto"), help=worker_help
     )
+    parser.add_argument(
+        "--cpu",
+        type=placement.cpu_choice,
+        default=placement.AUTO,
+        help="keep the server's threads on one CPU: auto (the one it starts on; the default), "
+        "a CPU number, or all (let the kernel place them). make run: CPU=...",
+    )
     defaults = Limits()
     parser.add_argument(
         "--header-timeout",
@@ -164,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    serving = not args.autoreload or os.environ.get("CHALICE_WORKER") is not None
+    if serving and not place_threads(args.cpu):  # the reloader's parent serves nothing
+        return 2
     if args.autoreload and os.environ.get("CHALICE_WORKER") is None:
         try:
             check_can_listen(args.host, args.port)

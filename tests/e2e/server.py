@@ -169,3 +169,26 @@ def parse_replies(received: bytes, *, head: bool = False) -> list[Reply]:
         replies.append(Reply(int(status_line.split()[1]), headers, received[start : start + length]))
         received = received[start + length :]
     return replies
+
+
+def threads_cpus(pid: int) -> list[set[int]]:
+    """The CPU set of every thread of process ``pid`` (a thread that ends meanwhile is left out)."""
+    cpus = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            cpus.append(os.sched_getaffinity(int(tid)))
+        except ProcessLookupError:
+            continue
+    return cpus
+
+
+def run_devserver(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m chalicelib.devserver ARGS`` to its end (for options it refuses at start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.devserver", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

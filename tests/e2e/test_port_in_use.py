@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.server import PROJECT_DIR
+from tests.e2e.server import run_devserver
 
 pytestmark = pytest.mark.e2e
 
@@ -17,14 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_a_taken_port_is_one_line_and_status_2(reload: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "chalicelib.devserver", "--port", str(port), "--worker", "0", reload],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_devserver("--port", str(port), "--worker", "0", reload)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"cannot listen on http://127.0.0.1:{port}: Address already in use "

@@ -21,7 +21,7 @@ from botocore.config import Config
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.entrypoints.lambda_handlers import is_unheld_outbox_item
 from scripts import run_aws_local
-from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer, exchange, free_port
+from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer, exchange, free_port, threads_cpus
 
 
 @dataclass
@@ -109,6 +109,19 @@ def test_the_moto_server_holds_the_table_and_queues_as_deployed(server: AwsLocal
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == sqs_setup.MAX_RECEIVE_COUNT
     assert int(attributes["VisibilityTimeout"]) == sqs_setup.VISIBILITY_TIMEOUT_SECONDS
+
+
+@pytest.mark.e2e
+@pytest.mark.aws
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning threads needs Linux and more than one CPU",
+)
+def test_its_threads_moto_included_run_on_one_cpu(server: AwsLocalServer) -> None:
+    assert server.process is not None
+    cpus = {frozenset(c) for c in threads_cpus(server.process.pid)}
+    assert len(cpus) == 1 and len(next(iter(cpus))) == 1, cpus
+    assert "threads kept on CPU" in server.log()
 
 
 @pytest.mark.e2e

@@ -25,6 +25,7 @@ def test_defaults_come_from_host_port_and_worker(monkeypatch: pytest.MonkeyPatch
         "port": 8000,
         "stage": "local",
         "worker": "auto",
+        "cpu": "auto",
         "header_timeout": 10.0,
         "idle_timeout": 15.0,
         "max_connections": 256,
@@ -37,6 +38,7 @@ def test_defaults_come_from_host_port_and_worker(monkeypatch: pytest.MonkeyPatch
         "port": 9001,
         "stage": "local",
         "worker": "0",
+        "cpu": "auto",
         "header_timeout": 0,
         "idle_timeout": 15.0,
         "max_connections": 256,
@@ -47,6 +49,17 @@ def test_defaults_come_from_host_port_and_worker(monkeypatch: pytest.MonkeyPatch
 def test_an_unknown_worker_choice_is_refused() -> None:
     with pytest.raises(SystemExit):
         _parsed("local", ["--worker", "maybe"])
+
+
+@pytest.mark.parametrize("choice", ["auto", "all", "0", "3"])
+def test_the_cpu_is_auto_all_or_a_number(choice: str) -> None:
+    assert _parsed("local", ["--cpu", choice]).cpu == choice
+
+
+@pytest.mark.parametrize("choice", ["", "-1", "1.5", "two", "٣", "0,1"])
+def test_any_other_cpu_is_refused(choice: str) -> None:
+    with pytest.raises(SystemExit):
+        _parsed("local", ["--cpu", choice])
 
 
 def test_the_aws_local_script_takes_the_same_options(monkeypatch: pytest.MonkeyPatch) -> None:
