@@ -8,10 +8,10 @@ lock held. Every method is O(log n) in the messages held, amortised, and none sc
 - ``_ready``: a FIFO of ready messages in the order they became ready;
 - ``_deadlines``: a heap of visibility deadlines and delay ends;
 - ``_kept``: a FIFO of retention deadlines (held messages and dead letters);
-- ``_dedup_order``: a FIFO of deduplication-record expiries;
+- ``_dedup``: the deduplication records, with a FIFO of their expiries (`DedupWindow`);
 - ``_dead``: the dead letters, oldest first.
 
-A FIFO serves as the heap for retention and deduplication because each of their deadlines is
+A FIFO serves as the heap for retention (and deduplication) because each of their deadlines is
 "now + a constant" and the queue's own now never goes backwards (a clock reading older than the
 last one is raised to it), so they are pushed in deadline order. Entries are never searched for:
 a message that changes state takes a fresh ``ticket``, and entries carrying an older ticket are
@@ -34,64 +34,17 @@ from collections import OrderedDict, deque
 from heapq import heapify, heappop, heappush
 
 from chalicelib.adapters.memory._bodies import thaw
+from chalicelib.adapters.memory._dedup import DedupWindow
+from chalicelib.adapters.memory._message import DEAD, DELAYED, GONE, IN_FLIGHT, READY, Message
 from chalicelib.adapters.memory._receipts import ReceiptCodec
 from chalicelib.errors import QueueFull, ReceiptHandleSuperseded, ReceiptHandleUnknown
 from chalicelib.ports.queue import ReceivedMessage
-
-READY, IN_FLIGHT, DELAYED, DEAD, GONE = range(5)
 
 _INF = float("inf")
 _SLACK = 1024
 
 Staged = tuple[str, str, int, str | None]
 """A staged message: (message id, body text, delay seconds, dedup id)."""
-
-
-class Message:
-    """One message.
-
-    ``leases`` counts its deliveries; ``handle`` is the receipt handle of the last one while that
-    handle works, else ``""`` (never delivered, or dead-lettered since). A handle of an earlier
-    delivery than the last is superseded; any other that is not current is unknown.
-    ``first_received_at`` is set by the first delivery and ``dead_lettered_at`` by dead-lettering;
-    neither is read before.
-    """
-
-    __slots__ = (
-        "key",
-        "id",
-        "body",
-        "sent_at",
-        "state",
-        "ticket",
-        "kept_until",
-        "receive_count",
-        "leases",
-        "handle",
-        "first_received_at",
-        "dead_lettered_at",
-    )
-    key: int
-    id: str
-    body: str
-    sent_at: float
-    state: int
-    ticket: int
-    kept_until: float
-    receive_count: int
-    leases: int
-    handle: str
-    first_received_at: float
-    dead_lettered_at: float
-
-    def __init__(self, key: int, message_id: str, body: str, now: float, kept_until: float) -> None:
-        self.key = self.ticket = key
-        self.id = message_id
-        self.body = body
-        self.sent_at = now
-        self.kept_until = kept_until
-        self.state = self.receive_count = self.leases = 0  # READY
-        self.handle = ""
 
 
 class QueueState:
@@ -103,7 +56,6 @@ class QueueState:
         self._capacity = capacity
         self._max_receives = max_receive_count
         self._retention = retention_seconds
-        self._dedup_window = dedup_window_seconds
         self._receipts = ReceiptCodec()
         self._now = -_INF
         self._next_due = _INF
@@ -114,8 +66,7 @@ class QueueState:
         self._deadlines: list[tuple[float, int, int]] = []
         self._kept: deque[tuple[float, int]] = deque()
         self._dead: OrderedDict[int, Message] = OrderedDict()
-        self._dedup: dict[str, tuple[str, float]] = {}
-        self._dedup_order: deque[tuple[float, str]] = deque()
+        self._dedup = DedupWindow(dedup_window_seconds)
         self._n_in_flight = self._n_delayed = self._reserved = 0
         self._sent = self._acked = self._redelivered = self._dead_lettered = 0
         self._garbage = 0
@@ -142,20 +93,17 @@ class QueueState:
 
     def _apply_due(self, now: float) -> None:
         """Drop what outlived retention, release ended leases and delays, forget old dedup ids."""
-        kept, deadlines, order = self._kept, self._deadlines, self._dedup_order
+        kept, deadlines, dedup = self._kept, self._deadlines, self._dedup
         if kept and kept[0][0] <= now:
             self._expire(now)
         if deadlines and deadlines[0][0] <= now:
             self._release(now)
-        while order and order[0][0] <= now:
-            dedup_id = order.popleft()[1]
-            known = self._dedup.get(dedup_id)
-            if known is not None and known[1] <= now:
-                del self._dedup[dedup_id]
+        if dedup.next_due <= now:
+            dedup.expire(now)
         self._next_due = min(
             kept[0][0] if kept else _INF,
             deadlines[0][0] if deadlines else _INF,
-            order[0][0] if order else _INF,
+            dedup.next_due,
         )
 
     def _expire(self, now: float) -> None:
@@ -229,10 +177,8 @@ class QueueState:
     def _admit(self, dedup_id: str | None) -> str | None:
         """The id of the message sent earlier with ``dedup_id``, if it is remembered; else None,
         once there is room for one more message (`QueueFull` if there is not)."""
-        if dedup_id is not None:
-            known = self._dedup.get(dedup_id)
-            if known is not None:
-                return known[0]
+        if dedup_id is not None and (known := self._dedup.known(dedup_id)) is not None:
+            return known
         if self._room <= 0:
             raise QueueFull()
         return None
@@ -266,13 +212,11 @@ class QueueState:
         """Give back the room of the reserved messages ``staged`` and forget their dedup ids."""
         self._reserved -= len(staged)
         for message_id, _, _, dedup_id in staged:
-            if dedup_id is not None and self._dedup.get(dedup_id, ("",))[0] == message_id:
-                del self._dedup[dedup_id]
+            if dedup_id is not None:
+                self._dedup.forget(dedup_id, message_id)
 
     def _remember(self, dedup_id: str, message_id: str, now: float) -> None:
-        expires = now + self._dedup_window
-        self._dedup[dedup_id] = (message_id, expires)
-        self._dedup_order.append((expires, dedup_id))
+        expires = self._dedup.remember(dedup_id, message_id, now)
         if expires < self._next_due:
             self._next_due = expires
 
