@@ -19,15 +19,14 @@ and at most `MAX_DETAILS` problems are listed.
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from chalicelib import jsonio
 from chalicelib.domain.canonical import normalise_name
+from chalicelib.domain.field_paths import join, path_of, prefixed, unknown_fields
 from chalicelib.domain.model import (
     CONCENTRATION_RANGE_MESSAGE,
     MAX_MATERIALS,
@@ -62,8 +61,6 @@ def is_plain_decimal(text: str) -> bool:
 
 
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+", re.ASCII)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MAX_KEY_IN_PATH = 64
 _MAX_PARSER_MESSAGE = 300
 
 _BODY_SHAPE = f"must be a formula object or an array of 1-{MAX_BATCH} formula objects"
@@ -158,7 +155,7 @@ def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | No
         return None
     before = len(problems)
     if not item.keys() <= _FORMULA_FIELDS:
-        _unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
+        unknown_fields(item, _FORMULA_FIELDS, prefix, problems)
     name_at = len(problems)
     name = _string(item, "name", prefix, None, problems)
     parts = _materials(item, prefix, problems)
@@ -166,15 +163,15 @@ def _formula(item: Any, prefix: str, problems: list[FieldError]) -> Formula | No
         try:
             return Formula(name, tuple(parts.materials))
         except ValidationError as exc:
-            problems.extend(_prefixed(prefix, exc.details))
+            problems.extend(prefixed(prefix, exc.details))
             return None
     if name is not None and (why := name_problem(name)):
-        problems.insert(name_at, FieldError(_join(prefix, "name"), why))
+        problems.insert(name_at, FieldError(join(prefix, "name"), why))
     if parts is not None:
-        problems.extend(_prefixed(prefix, duplicate_problems(parts.keys)))
+        problems.extend(prefixed(prefix, duplicate_problems(parts.keys)))
         total = total_problem(total_concentration(parts.concentrations), complete=parts.complete)
         if total:
-            problems.extend(_prefixed(prefix, [total]))
+            problems.extend(prefixed(prefix, [total]))
     return None
 
 
@@ -190,7 +187,7 @@ class _Materials:
 
 
 def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError]) -> _Materials | None:
-    path = _join(prefix, "materials")
+    path = join(prefix, "materials")
     if "materials" not in formula:
         problems.append(FieldError(path, "is required"))
         return None
@@ -209,7 +206,7 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
             continue
         before = len(problems)
         if not entry.keys() <= _MATERIAL_FIELDS:
-            _unknown_fields(entry, _MATERIAL_FIELDS, f"{path}[{index}]", problems)
+            unknown_fields(entry, _MATERIAL_FIELDS, f"{path}[{index}]", problems)
         name_at = len(problems)
         name = _string(entry, "name", path, index, problems)
         concentration = _concentration(entry, path, index, problems)
@@ -217,7 +214,7 @@ def _materials(formula: dict[str, Any], prefix: str, problems: list[FieldError])
             try:
                 material = known_material(name, str(concentration))
             except ValidationError as exc:
-                problems.extend(_prefixed(f"{path}[{index}]", exc.details))
+                problems.extend(prefixed(f"{path}[{index}]", exc.details))
                 refused = {detail.field for detail in exc.details}
             else:
                 parts.materials.append(material)
@@ -265,7 +262,7 @@ def _string(
     if isinstance(value, str):
         return value.strip()
     problem = "is required" if value is _MISSING else f"must be a string, not {_kind(value)}"
-    problems.append(FieldError(_path(prefix, index, field), problem))
+    problems.append(FieldError(path_of(prefix, index, field), problem))
     return None
 
 
@@ -290,45 +287,12 @@ def _concentration(
         problem = f"{CONCENTRATION_RANGE_MESSAGE} ({_clip(value.text, 40)} is far out of range)"
     else:
         problem = f"{CONCENTRATION_RANGE_MESSAGE}, not {_kind(value)}"
-    problems.append(FieldError(_path(prefix, index, "concentration"), problem))
+    problems.append(FieldError(path_of(prefix, index, "concentration"), problem))
     return None
 
 
 _MISSING: Any = object()
 """What `dict.get` answers for a field the object does not have (``null`` is a value: None)."""
-
-
-def _path(prefix: str, index: int | None, field: str) -> str:
-    """``prefix[index].field``, ``prefix.field`` or ``field``: where a problem is."""
-    return f"{prefix}[{index}].{field}" if index is not None else _join(prefix, field)
-
-
-def _unknown_fields(
-    obj: dict[Any, Any], allowed: frozenset[str], prefix: str, problems: list[FieldError]
-) -> None:
-    for key in obj:
-        if key not in allowed:
-            problems.append(FieldError(_field_path(prefix, key), "unknown field"))
-
-
-def _field_path(prefix: str, key: object) -> str:
-    """``prefix.key`` for identifier-like keys, else ``prefix["key"]`` quoted, ASCII and clipped."""
-    if isinstance(key, str) and len(key) <= _MAX_KEY_IN_PATH and _IDENTIFIER.fullmatch(key):
-        return _join(prefix, key)
-    if not isinstance(key, str):
-        return f"{prefix}[<a key that is not a string>]"
-    clipped = key if len(key) <= _MAX_KEY_IN_PATH else key[:_MAX_KEY_IN_PATH] + "..."
-    return f"{prefix}[{json.dumps(clipped, ensure_ascii=True)}]"
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-def _prefixed(prefix: str, problems: Iterable[FieldError]) -> list[FieldError]:
-    if not prefix:
-        return list(problems)
-    return [FieldError(_join(prefix, p.field), p.message) for p in problems]
 
 
 def _capped(problems: list[FieldError]) -> list[FieldError]:
