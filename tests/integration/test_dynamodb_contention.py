@@ -19,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws.dynamodb_idempotency import DynamoIdempotencyStore
-from chalicelib.adapters.aws.dynamodb_store import TRANSACTION_RETRY_SECONDS, DynamoFormulaStore
+from chalicelib.adapters.aws.dynamodb_store import DynamoFormulaStore
 from chalicelib.adapters.aws.serialized import SerializedClient
+from chalicelib.adapters.aws.submission_transaction import TRANSACTION_RETRY_SECONDS
 from chalicelib.clock import FakeClock
 from chalicelib.domain import parse_document
 from chalicelib.errors import DuplicateFormula, InfrastructureError, RequestInProgress

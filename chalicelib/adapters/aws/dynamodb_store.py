@@ -3,13 +3,12 @@
 Items: a formula and its make-up guard (`chalicelib.adapters.aws.formula_items` writes and reads
 them; the layout of the whole table is in `chalicelib.adapters.aws.tables`).
 
-`DynamoFormulaStore.commit_submission` writes ONE ``TransactWriteItems``:
-
-- per formula: ``Put`` of the formula item and ``Put`` of its guard item, both conditioned on
-  ``attribute_not_exists(pk)``. The guard makes uniqueness by make-up the database's job: two
-  racing submissions of the same make-up cannot both commit;
-- one ``Put`` of the submission's outbox item with all its messages (`DynamoOutbox`);
-- with an Idempotency-Key, the ``Update`` completing it, conditioned on our lock token.
+`DynamoFormulaStore.commit_submission` writes ONE ``TransactWriteItems``
+(`chalicelib.adapters.aws.submission_transaction`): the formulas, their make-up guards (which make
+uniqueness by make-up the database's job: two racing submissions of the same make-up cannot both
+commit), the outbox item with all the submission's messages, and the Idempotency-Key's
+completion. A cancelled transaction becomes `DuplicateFormula`, `RequestInProgress` or, after
+retries, `InfrastructureError` (that module says which, and when it retries).
 
 Once the transaction has committed, the store hands the messages to its `OutboxRelay` (when it
 was given a queue), which publishes them and deletes the outbox item; the transaction wrote the
@@ -19,13 +18,7 @@ a request that dies leaves the item to the sweeper. The caller sees one unit of 
 the in-memory store.
 
 A transaction holds at most 100 actions, which is why the domain's `MAX_BATCH` (the one batch
-limit on every backend) is 49; ``docs/api.md`` ("Batches") has the arithmetic. A cancelled
-transaction is explained from its CancellationReasons: a failed guard -> `DuplicateFormula`
-(every conflicting index, read back from the guards), the key's condition -> `RequestInProgress`
-(lock lost). When every reason is ``TransactionConflict``
-(another transaction touched the same items), a throttle or ``None``, nothing was written and the
-transaction is retried with jittered backoff (`chalicelib.adapters.aws.backoff`) for up to
-`TRANSACTION_RETRY_SECONDS`; then, and for anything else, `InfrastructureError` (503, Retry-After).
+limit on every backend) is 49; ``docs/api.md`` ("Batches") has the arithmetic.
 """
 
 from __future__ import annotations
@@ -37,19 +30,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import tables
-from chalicelib.adapters.aws.backoff import Backoff, Sleep
-from chalicelib.adapters.aws.dynamodb_idempotency import completion_update
-from chalicelib.adapters.aws.formula_items import formula_item, guard_item, near_duplicates_value, record_of
+from chalicelib.adapters.aws.backoff import Sleep
+from chalicelib.adapters.aws.formula_items import near_duplicates_value, record_of
 from chalicelib.adapters.aws.outbox import DynamoOutbox
 from chalicelib.adapters.aws.relay import MessageSender, OutboxRelay
+from chalicelib.adapters.aws.submission_transaction import SubmissionTransaction, unavailable
 from chalicelib.clock import Clock
 from chalicelib.domain import MAX_BATCH
 from chalicelib.errors import (
-    Conflict,
-    DuplicateFormula,
-    InfrastructureError,
     NotFound,
-    RequestInProgress,
 )
 from chalicelib.ports.outbox import OutboxItem
 from chalicelib.ports.store import (
@@ -65,19 +54,6 @@ from chalicelib.ports.store import (
 )
 
 _BOTO_ERRORS = (ClientError, BotoCoreError)
-_ABSENT = "attribute_not_exists(#pk)"
-_RETRYABLE_REASONS = frozenset(
-    {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-)
-"""Cancellation reasons that mean "try again": a cancelled transaction wrote nothing."""
-TRANSACTION_RETRY_SECONDS = 2.0
-"""How long a submission keeps retrying a transaction cancelled by conflicts or throttling."""
-READ_RETRY_SECONDS = 2.0
-"""How long the read-back of conflicting guards keeps retrying unprocessed keys."""
-
-
-def _unavailable(exc: BaseException) -> InfrastructureError:
-    return InfrastructureError(f"The formula store is unavailable ({tables.error_code(exc) or exc}).")
 
 
 class DynamoFormulaStore:
@@ -109,9 +85,8 @@ class DynamoFormulaStore:
         self._client = client
         self._table = table_name
         self._clock = clock or time.time
-        self._transaction_backoff = Backoff(TRANSACTION_RETRY_SECONDS, clock=self._clock, sleep=sleep)
-        self._read_backoff = Backoff(READ_RETRY_SECONDS, clock=self._clock, sleep=sleep)
         self.outbox = DynamoOutbox(client, table_name, shards=outbox_shards)
+        self._transaction = SubmissionTransaction(client, table_name, self.outbox, self._clock, sleep=sleep)
         self.relay = None if queue is None else OutboxRelay(self.outbox, queue, self._clock)
 
     def commit_submission(
@@ -122,83 +97,9 @@ class DynamoFormulaStore:
         completion: IdempotencyCompletion | None,
     ) -> None:
         lease = None if self.relay is None or not messages else self.relay.new_lease_token()
-        self._write(owner, records, messages, completion, lease)
+        self._transaction.write(owner, records, messages, completion, lease)
         if self.relay is not None and lease is not None:
             self.relay.publish_pending(messages, lease)
-
-    def _write(
-        self,
-        owner: str,
-        records: Sequence[FormulaRecord],
-        messages: Sequence[OutboundMessage],
-        completion: IdempotencyCompletion | None,
-        lease: str | None = None,
-    ) -> None:
-        """The one transaction of a submission (see the module docstring)."""
-        if len(records) > self.MAX_BATCH:
-            raise ValueError(f"at most {self.MAX_BATCH} formulas fit in one transaction, got {len(records)}")
-        actions: list[dict[str, Any]] = []
-        kinds: list[str] = []
-        for record in records:
-            actions += [self._put(formula_item(record)), self._put(guard_item(record))]
-            kinds += ["formula", "guard"]
-        if messages:
-            actions.append(
-                self.outbox.put_action(owner, messages, created_at=self._clock(), lease_owner=lease)
-            )
-            kinds.append("outbox")
-        if completion is not None:
-            actions.append(completion_update(self._table, completion))
-            kinds.append("key")
-        if not actions:
-            return
-        tables.check_transaction_size(actions)
-        try:
-            self._transact(actions)
-        except _BOTO_ERRORS as exc:
-            reasons = _cancellation_reasons(exc)
-            failed = {
-                kind for kind, code in zip(kinds, reasons, strict=False) if code == "ConditionalCheckFailed"
-            }
-            if not failed:
-                raise InfrastructureError(f"The transaction was cancelled: {reasons}.") from exc
-            holders = _read_guards(self._client, self._table, owner, records, self._read_backoff)
-            if records and all(holders.get(r.fingerprint) == r.id for r in records):
-                return  # an earlier attempt of this very transaction committed; its answer was lost
-            conflicts = [
-                Conflict(index=i, fingerprint=r.fingerprint, existing_id=holders[r.fingerprint])
-                for i, r in enumerate(records)
-                if holders.get(r.fingerprint, r.id) != r.id
-            ]
-            if conflicts:
-                raise DuplicateFormula(conflicts) from exc
-            if "key" in failed:
-                raise RequestInProgress(
-                    "The Idempotency-Key lock expired and was taken by another request."
-                ) from exc
-            raise InfrastructureError(f"An id is already in use ({sorted(failed)}).") from exc
-
-    def _transact(self, actions: list[dict[str, Any]]) -> None:
-        """Run the transaction, retrying it while every cancellation reason says "try again".
-
-        Raises the cancellation (`ClientError`) for the caller to explain, and `InfrastructureError`
-        for any other failure or when the retry budget is spent.
-        """
-        retries = self._transaction_backoff.retries()
-        while True:
-            try:
-                self._client.transact_write_items(TransactItems=actions)
-                return
-            except _BOTO_ERRORS as exc:
-                if tables.error_code(exc) != "TransactionCanceledException":
-                    raise _unavailable(exc) from exc
-                if not set(_cancellation_reasons(exc)) <= _RETRYABLE_REASONS:
-                    raise
-                if next(retries, None) is None:
-                    raise InfrastructureError(
-                        "The formula store kept cancelling the transaction "
-                        f"({sorted(set(_cancellation_reasons(exc)))}); retry."
-                    ) from exc
 
     def get(self, owner: str, formula_id: str) -> FormulaRecord | None:
         item = self._get_item(tables.formula_key(owner, formula_id))
@@ -245,7 +146,7 @@ class DynamoFormulaStore:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except _BOTO_ERRORS as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         page = items[:limit]
         return Page(tuple(page), page[-1].id if len(items) > limit else None)
 
@@ -290,7 +191,7 @@ class DynamoFormulaStore:
         except _BOTO_ERRORS as exc:
             if tables.error_code(exc) == "ConditionalCheckFailedException":
                 raise NotFound(f"No formula {formula_id}.") from None
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def pending_outbox(self, *, limit: int, older_than: float) -> Sequence[OutboxItem]:
         return self.outbox.pending(limit=limit, older_than=older_than)
@@ -317,63 +218,19 @@ class DynamoFormulaStore:
             )
         except _BOTO_ERRORS as exc:
             if tables.error_code(exc) != "ConditionalCheckFailedException":
-                raise _unavailable(exc) from exc
+                raise unavailable(exc) from exc
             if "Item" not in exc.response:
                 raise NotFound(f"No formula {formula_id}.") from None
             return StatusChange(False, record_of(exc.response["Item"]))
         return StatusChange(True, record_of(response["Attributes"]))
 
-    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": item,
-                "ConditionExpression": _ABSENT,
-                "ExpressionAttributeNames": {"#pk": tables.PK},
-            }
-        }
-
     def _get_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
         try:
             response = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
         except _BOTO_ERRORS as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         item = response.get("Item")
         return item if isinstance(item, dict) else None
-
-
-def _cancellation_reasons(exc: BaseException) -> list[str]:
-    """The code of each action's cancellation reason, in order ("None": that action was fine)."""
-    if tables.error_code(exc) != "TransactionCanceledException":
-        return []
-    response = getattr(exc, "response", {})
-    return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons", [])]
-
-
-def _read_guards(
-    client: Any, table: str, owner: str, records: Sequence[FormulaRecord], backoff: Backoff
-) -> dict[str, str]:
-    """Fingerprint -> id of the formula holding it, for every record's guard (consistent reads).
-
-    Keys DynamoDB leaves unprocessed (throttling) are read again after a backoff, within its budget.
-    """
-    keys = {r.fingerprint: tables.guard_key(owner, r.fingerprint) for r in records}
-    pending: dict[str, Any] = {table: {"Keys": list(keys.values()), "ConsistentRead": True}}
-    holders: dict[str, str] = {}
-    retries = backoff.retries()
-    try:
-        while True:
-            response = client.batch_get_item(RequestItems=pending)
-            for item in response["Responses"].get(table, []):
-                holders[item[tables.PK]["S"][len(tables.FINGERPRINT_PREFIX) :]] = item["formula_id"]["S"]
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                return holders
-            if next(retries, None) is None:
-                break
-    except _BOTO_ERRORS as exc:
-        raise _unavailable(exc) from exc
-    raise InfrastructureError("The formula store is throttling reads; retry.")
 
 
 if TYPE_CHECKING:
