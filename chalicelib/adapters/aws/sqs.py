@@ -30,22 +30,21 @@ from typing import Any
 import boto3
 
 from chalicelib import jsonio
+from chalicelib.adapters.aws.sqs_dead_letters import DeadLetterQueue
 from chalicelib.adapters.aws.sqs_wire import (
     ATTR_MESSAGE_ID,
-    ATTR_SENT_AT,
     MAX_MESSAGES,
     MAX_VISIBILITY_SECONDS,
     MAX_WAIT_SECONDS,
-    PEEK_VISIBILITY_SECONDS,
-    SYSTEM_ATTRIBUTES,
-    batches,
     body_of,
     check_handle,
     check_int,
     handle_error,
     origin,
     outgoing,
+    receive_raw,
     seconds_of,
+    send_batch,
     sqs_call,
     string_attributes,
 )
@@ -92,8 +91,16 @@ class SqsQueue:
         self.max_receive_count = max_receive_count
         self._client = client if client is not None else boto3.client("sqs")
         self._long_poll_client = long_poll_client if long_poll_client is not None else self._client
-        self._peek_wait = check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
         self._new_id = id_factory or (lambda: str(uuid.uuid4()))
+        peek_wait = check_int("peek_wait_seconds", peek_wait_seconds, 0, MAX_WAIT_SECONDS)
+        self._dead_letters = DeadLetterQueue(
+            self._client,
+            self._long_poll_client if peek_wait else self._client,
+            dead_letter_queue_url=dead_letter_queue_url,
+            queue_url=queue_url,
+            max_receive_count=max_receive_count,
+            peek_wait_seconds=peek_wait,
+        )
 
     # ---------------------------------------------------------------------------- producing
 
@@ -112,20 +119,11 @@ class SqsQueue:
             {"Id": str(i), **outgoing(message.body, 0, message.message_id)}
             for i, message in enumerate(messages)
         ]
-        failed = self._send_batch(self.queue_url, entries)
+        failed = send_batch(self._client, self.queue_url, entries)
         return {messages[int(key)].message_id: code for key, code in failed.items()}
 
     def stage(self) -> SqsStagedPublish:
-        return SqsStagedPublish(self)
-
-    def _send_batch(self, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, str]:
-        """Send every entry; return ``{Id: error code}`` for each entry SQS refused."""
-        failed: dict[str, str] = {}
-        for batch in batches(entries):
-            with sqs_call("SendMessageBatch"):
-                response = self._client.send_message_batch(QueueUrl=queue_url, Entries=batch)
-            failed.update({str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])})
-        return failed
+        return SqsStagedPublish(self._client, self.queue_url, self._new_id)
 
     # ---------------------------------------------------------------------------- consuming
 
@@ -136,7 +134,8 @@ class SqsQueue:
         visibility = check_int("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY_SECONDS)
         wait = check_int("wait_seconds", wait_seconds, 0, MAX_WAIT_SECONDS)
         received: list[ReceivedMessage] = []
-        for message in self._receive(self.queue_url, count, visibility, wait):
+        client = self._long_poll_client if wait else self._client
+        for message in receive_raw(client, self.queue_url, count, visibility, wait):
             try:
                 received.append(self.parse_received(message))
             except jsonio.JsonError as exc:
@@ -144,20 +143,6 @@ class SqsQueue:
                     "SQS message %s has no JSON body, left for the DLQ: %s", message["MessageId"], exc
                 )
         return received
-
-    def _receive(self, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
-        client = self._long_poll_client if wait else self._client
-        with sqs_call("ReceiveMessage"):
-            response = client.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=count,
-                VisibilityTimeout=visibility,
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
-                MessageAttributeNames=["All"],
-            )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
-        return messages
 
     @staticmethod
     def parse_received(message: dict[str, Any]) -> ReceivedMessage:
@@ -211,77 +196,10 @@ class SqsQueue:
     # ---------------------------------------------------------------------------- dead letters
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        wanted = check_int("limit", limit, 0)
-        peeked: dict[str, dict[str, Any]] = {}
-        try:
-            while len(peeked) < wanted:
-                page = self._peek(min(MAX_MESSAGES, wanted - len(peeked)))
-                known = len(peeked)
-                peeked.update((m["MessageId"], m) for m in page)
-                if len(peeked) == known:
-                    break
-        finally:
-            self._release(list(peeked.values()))
-        letters = [self._dead_letter(message) for message in peeked.values()]
-        return sorted(letters, key=lambda letter: (letter.dead_lettered_at, letter.sent_at))
-
-    def _peek(self, count: int) -> list[dict[str, Any]]:
-        return self._receive(self.dead_letter_queue_url, count, PEEK_VISIBILITY_SECONDS, self._peek_wait)
-
-    def _dead_letter(self, message: dict[str, Any]) -> DeadLetter:
-        message_id, sent_at = origin(message)
-        system = message.get("Attributes", {})
-        receives_before_peek = int(system.get("ApproximateReceiveCount", "1")) - 1
-        try:
-            body = body_of(message)
-        except jsonio.JsonError:
-            body = message["Body"]
-        return DeadLetter(
-            message_id=message_id,
-            receive_count=min(receives_before_peek, self.max_receive_count),
-            sent_at=sent_at,
-            dead_lettered_at=seconds_of(system.get("SentTimestamp"), sent_at),
-            body=body,
-        )
-
-    def _release(self, messages: list[dict[str, Any]]) -> None:
-        """Make peeked DLQ messages visible again at once."""
-        for start in range(0, len(messages), MAX_MESSAGES):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(messages[start : start + MAX_MESSAGES])
-            ]
-            with sqs_call("ChangeMessageVisibilityBatch"):
-                response = self._client.change_message_visibility_batch(
-                    QueueUrl=self.dead_letter_queue_url, Entries=entries
-                )
-            if response.get("Failed"):
-                raise InfrastructureError(f"SQS could not release peeked dead letters: {response['Failed']}")
+        return self._dead_letters.peek(limit=limit)
 
     def redrive(self, *, limit: int | None = None) -> int:
-        wanted = None if limit is None else check_int("limit", limit, 0)
-        moved = 0
-        while wanted is None or moved < wanted:
-            page = self._peek(MAX_MESSAGES if wanted is None else min(MAX_MESSAGES, wanted - moved))
-            if not page:
-                break
-            entries = [_redrive_entry(str(i), message) for i, message in enumerate(page)]
-            failed = self._send_batch(self.queue_url, entries)
-            sent = [(str(i), m["ReceiptHandle"]) for i, m in enumerate(page) if str(i) not in failed]
-            if sent:
-                with sqs_call("DeleteMessageBatch"):
-                    response = self._client.delete_message_batch(
-                        QueueUrl=self.dead_letter_queue_url,
-                        Entries=[{"Id": key, "ReceiptHandle": handle} for key, handle in sent],
-                    )
-                if response.get("Failed"):
-                    raise InfrastructureError(f"SQS kept redriven dead letters: {response['Failed']}")
-            moved += len(sent)
-            if failed:
-                self._release([page[int(key)] for key in failed])
-                refused = ", ".join(f"{origin(page[int(key)])[0]} ({code})" for key, code in failed.items())
-                raise InfrastructureError(f"SQS refused to redrive {refused}; {moved} moved before that.")
-        return moved
+        return self._dead_letters.redrive(limit=limit)
 
     # ---------------------------------------------------------------------------- stats
 
@@ -317,17 +235,6 @@ class SqsQueue:
         return [int(attributes.get(name, 0)) for name in names]
 
 
-def _redrive_entry(key: str, message: dict[str, Any]) -> dict[str, Any]:
-    """A SendMessageBatch entry that re-sends a dead letter with its attributes, id and send time."""
-    message_id, sent_at = origin(message)
-    attributes = {
-        name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    attributes.update(string_attributes({ATTR_MESSAGE_ID: message_id, ATTR_SENT_AT: round(sent_at * 1000)}))
-    return {"Id": key, "MessageBody": message["Body"], "MessageAttributes": attributes}
-
-
 class SqsStagedPublish:
     """`StagedPublish` for `SqsQueue`: buffers sends; ``commit`` sends them in batches of 10.
 
@@ -338,8 +245,10 @@ class SqsStagedPublish:
     Exactly one of ``commit`` and ``rollback`` may be called; any call after it raises `RuntimeError`.
     """
 
-    def __init__(self, queue: SqsQueue) -> None:
-        self._queue = queue
+    def __init__(self, client: Any, queue_url: str, new_id: Callable[[], str]) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._new_id = new_id
         self._entries: list[dict[str, Any]] = []
         self._ids: list[str] = []
         self._state = "open"
@@ -355,7 +264,7 @@ class SqsStagedPublish:
     def send(self, body: JsonValue, *, delay_seconds: int = 0, dedup_id: str | None = None) -> str:
         self._check_open()
         params = outgoing(body, delay_seconds, dedup_id)
-        message_id = self._queue._new_id()
+        message_id = self._new_id()
         params["MessageAttributes"].update(string_attributes({ATTR_MESSAGE_ID: message_id}))
         self._entries.append({"Id": str(len(self._entries)), **params})
         self._ids.append(message_id)
@@ -363,7 +272,7 @@ class SqsStagedPublish:
 
     def commit(self) -> None:
         self._close("committed")
-        failed = self._queue._send_batch(self._queue.queue_url, self._entries)
+        failed = send_batch(self._client, self._queue_url, self._entries)
         if failed:
             refused = ", ".join(f"{self._ids[int(key)]} ({code})" for key, code in failed.items())
             raise InfrastructureError(f"SQS refused {len(failed)} staged message(s): {refused}")

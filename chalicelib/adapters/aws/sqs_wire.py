@@ -178,3 +178,29 @@ def origin(message: dict[str, Any]) -> tuple[str, float]:
 def body_of(message: dict[str, Any]) -> JsonValue:
     """The parsed body; raises `jsonio.JsonError` for a body some other producer sent."""
     return jsonio.loads(message["Body"], max_depth=sys.getrecursionlimit())
+
+
+def send_batch(client: Any, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, str]:
+    """Send every entry with ``SendMessageBatch`` (in `batches`); return ``{Id: error code}`` for
+    each entry SQS refused (its ``Failed`` list)."""
+    failed: dict[str, str] = {}
+    for batch in batches(entries):
+        with sqs_call("SendMessageBatch"):
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=batch)
+        failed.update({str(f["Id"]): str(f.get("Code", "unknown")) for f in response.get("Failed", [])})
+    return failed
+
+
+def receive_raw(client: Any, queue_url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
+    """One ``ReceiveMessage`` with the attributes every reader here needs; SQS's messages as they are."""
+    with sqs_call("ReceiveMessage"):
+        response = client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=count,
+            VisibilityTimeout=visibility,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
+            MessageAttributeNames=["All"],
+        )
+    messages: list[dict[str, Any]] = response.get("Messages", [])
+    return messages
