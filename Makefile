@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAGE  ?= local
 WORKER ?= auto
-CPU    ?= auto
+SERVER_CPU ?= auto
 AUTORELOAD ?= 0
 
 .PHONY: run run-aws-local test check lint typecheck pytest bench clean
@@ -30,11 +30,11 @@ $(STAMP): $(BIN)/python requirements.txt requirements-serve.txt requirements-dev
 	touch $(STAMP) $(SERVE_STAMP)
 
 run: $(SERVE_STAMP)
-	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER) --cpu $(CPU) \
+	$(BIN)/python -m chalicelib.devserver --host $(HOST) --port $(PORT) --stage $(STAGE) --worker $(WORKER) --cpu $(SERVER_CPU) \
 		$(if $(filter 1,$(AUTORELOAD)),--autoreload,--no-autoreload)
 
 run-aws-local: $(STAMP)
-	$(BIN)/python -m scripts.run_aws_local --host $(HOST) --port $(PORT) --worker $(WORKER) --cpu $(CPU)
+	$(BIN)/python -m scripts.run_aws_local --host $(HOST) --port $(PORT) --worker $(WORKER) --cpu $(SERVER_CPU)
 
 check: lint typecheck
 

@@ -23,6 +23,15 @@ SETTING_PREFIX = "FI_"
 """Every setting is an environment variable whose name starts with this."""
 
 
+def serving_environment(stage_variables: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the dev servers (`make run`, `make run-aws-local`) serve with: ``environ``,
+    the stage's variables over it, and over those each setting ``environ`` gives (a non-empty
+    ``FI_...`` variable), so a setting from the shell wins. `chalice local` and Lambda let the
+    stage win."""
+    given = {name: value for name, value in environ.items() if name.startswith(SETTING_PREFIX) and value}
+    return {**environ, **stage_variables, **given}
+
+
 def _parsed(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
     """``parse`` of the setting ``name`` (``default`` when unset or empty); `ConfigError` saying
     it must be ``kind`` when ``parse`` refuses it."""

@@ -14,11 +14,11 @@
 
 On SIGINT or SIGTERM, and on any startup error, it stops everything it started, moto included.
 
-**Where settings come from.** Chalice applies a stage's environment variables over the process
-environment, so anything chosen at run time must not be a stage variable. The ``aws-local``
-stage sets ``FI_BACKEND=aws``, ``FI_TABLE_NAME`` and ``FI_WORKER``; this script puts
-``FI_AWS_ENDPOINT_URL`` (the moto URL), ``FI_QUEUE_URL``, ``FI_DEAD_LETTER_QUEUE_URL`` and the
-region into the process environment, and refuses to start if the stage sets any of them. It also
+**Where settings come from.** The ``aws-local`` stage sets ``FI_BACKEND=aws``, ``FI_TABLE_NAME``
+and ``FI_WORKER``; a setting given in the shell wins over the stage's, for the moto resources
+this script creates and for the server alike (`chalicelib.config.serving_environment`). This
+script puts ``FI_AWS_ENDPOINT_URL`` (the moto URL), ``FI_QUEUE_URL``, ``FI_DEAD_LETTER_QUEUE_URL``
+and the region into the process environment, over whatever the shell or the stage said. It also
 replaces any AWS credentials with fake ones, so nothing it does can reach a real account.
 """
 
@@ -41,15 +41,12 @@ from chalice.cli.factory import CLIFactory
 from chalicelib import bootstrap, devserver
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.adapters.aws.serialized import SerializedClient
-from chalicelib.config import Settings
+from chalicelib.config import Settings, serving_environment
 from chalicelib.entrypoints import local_lambda
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
-
-RUNTIME_VARIABLES = ("FI_AWS_ENDPOINT_URL", "FI_QUEUE_URL", "FI_DEAD_LETTER_QUEUE_URL")
-"""Set by this script at run time; a stage variable of the same name would override them."""
 
 SWEEP_INTERVAL_SECONDS = 60.0
 """The deployed ``sweep_outbox`` schedule: ``rate(1 minute)``."""
@@ -73,12 +70,6 @@ def stage_variables(project_dir: Path, stage: str) -> dict[str, str]:
     """The environment variables ``stage`` sets (top level and stage), without loading the app."""
     config = CLIFactory(project_dir=str(project_dir), environ=dict(os.environ)).create_config_obj(stage)
     variables: dict[str, str] = config.environment_variables
-    clashes = sorted(set(variables) & set(RUNTIME_VARIABLES))
-    if clashes:
-        raise SystemExit(
-            f"stage {stage!r} sets {', '.join(clashes)}; remove them from .chalice/config.json: "
-            "stage variables override the values this script chooses at run time"
-        )
     return variables
 
 
@@ -171,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     isolate_credentials(os.environ, args.region)
     variables = stage_variables(args.project_dir, args.stage)
-    settings = Settings.from_env({**os.environ, **variables})
+    settings = Settings.from_env(serving_environment(variables, os.environ))  # as the server will
     if settings.backend != "aws":
         raise SystemExit(f"stage {args.stage!r} must set FI_BACKEND=aws, not {settings.backend!r}")
 

@@ -50,7 +50,7 @@ def place_threads(choice: str) -> bool:
         print(exc, file=sys.stderr)
         return False
     if cpu is not None:
-        log.info("threads kept on CPU %d, with the interpreter lock they share (CPU=all: any CPU)", cpu)
+        log.info("threads kept on CPU %d, with the interpreter lock they share (--cpu all: any CPU)", cpu)
     return True
 
 
@@ -127,7 +127,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, stage: str, worker_
         type=placement.cpu_choice,
         default=placement.AUTO,
         help="keep the server's threads on one CPU: auto (the one it starts on; the default), "
-        "a CPU number, or all (let the kernel place them). make run: CPU=...",
+        "a CPU number, or all (let the kernel place them). make run: SERVER_CPU=...",
     )
     defaults = Limits()
     parser.add_argument(

@@ -6,7 +6,7 @@ waits for the network. When those threads sit on different CPUs, every hand-over
 another core, and the interpreter's state moves between the cores' caches with it. Kept on one
 CPU, the threads hand the lock over where its state already is; the other CPUs stay free for the
 clients, a worker process or the kernel. docs/devserver.md ("Threads on one CPU") gives the
-figures; ``CPU=all`` leaves the threads to the kernel.
+figures; ``--cpu all`` (``make run SERVER_CPU=all``) leaves the threads to the kernel.
 
 Threads inherit the CPU set of the thread that starts them, so `place` must run before the server
 and the worker start any.
@@ -54,7 +54,7 @@ def place(
     if not can_pin:
         if choice == AUTO:
             return None
-        raise PlacementError(f"cannot keep the server on CPU {choice}: only Linux pins threads (use CPU=all)")
+        raise PlacementError(f"cannot keep the server on CPU {choice}: only Linux pins threads (--cpu all)")
     cpus = (allowed or _allowed)()
     if choice == AUTO:
         if len(cpus) < 2:

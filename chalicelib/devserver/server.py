@@ -20,7 +20,7 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
-from chalicelib.config import SETTING_PREFIX
+from chalicelib.config import serving_environment
 from chalicelib.devserver.deadlines import Watchdog, tick_for
 from chalicelib.devserver.handler import FastRequestHandler, error_answer
 
@@ -137,16 +137,16 @@ def create_server(
     """Build the server as `chalice local --stage STAGE` would, with this package's handler and limits.
 
     One difference: a setting (``FI_...``) given in the environment that started the server wins
-    over the stage's value, so ``FI_QUEUE_CAPACITY=10 make run`` serves with that capacity
-    (`chalice local` lets the stage win).
+    over the stage's value (`serving_environment`), so ``FI_QUEUE_CAPACITY=10 make run`` serves
+    with that capacity (`chalice local` lets the stage win).
 
     Raises `CannotListen` when the address is taken or cannot be bound.
     """
-    given = {name: value for name, value in os.environ.items() if name.startswith(SETTING_PREFIX)}
+    shell = dict(os.environ)
     factory = CLIFactory(project_dir=project_dir, environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=stage)
     app = config.chalice_app  # loading the app writes the stage's variables into os.environ
-    os.environ.update(given)
+    os.environ.update(serving_environment(config.environment_variables, shell))
     make_thread_safe(app)
 
     def server_cls(address: tuple[str, int], handler: Any) -> FastHTTPServer:

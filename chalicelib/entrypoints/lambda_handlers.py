@@ -20,9 +20,10 @@ them from; a consumer on the DLQ would delete them.
 **Outbox stream.** The stream relay is invoked for an outbox item that no relay holds (an
 insert without a lease, or the release after a failed inline publish:
 `tables.STREAM_FILTER_PATTERN`) and relays it if still pending. A failed read or claim raises,
-so Lambda retries the stream batch. A failed send does not: the relay keeps the item's lease, so
-a retry could only skip it (and would hold up the shard); the sweeper publishes it once the
-lease expires, and the relay's log line counts it as ``left_to_sweeper``.
+so Lambda retries the stream batch. A failure after the claim (a send, or marking the item sent)
+does not: the relay keeps the item's lease, so a retry could only skip it (and would hold up the
+shard); the sweeper publishes it once the lease expires, and the relay's log line counts it as
+``left_to_sweeper``.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def _require_relay(services: Services) -> OutboxRelay:
 
 def _raise_if_a_retry_helps(result: RelayResult) -> RelayResult:
     """Raise (so Lambda retries the stream batch) for items whose read or claim failed. An item
-    whose send failed is held under this relay's lease, which a retry could only skip: it is
-    left to the sweeper, which publishes it once the lease expires."""
+    that failed after its claim is held under this relay's lease, which a retry could only skip:
+    it is left to the sweeper, which publishes it once the lease expires."""
     retry = [f for f in result.failures if not f.lease_kept]
     if retry:
         raise RelayIncomplete("; ".join(f"{f.outbox_id}: {f.error}" for f in retry))

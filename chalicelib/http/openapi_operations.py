@@ -313,8 +313,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "PUT",
         "/queue/formulas/{formula_id}/status",
         "queue_report_status",
-        "Report a formula processed or failed (for consumers). A first processed report indexes the "
-        "formula for similar-formula search and stores its near_duplicates before marking it.",
+        "Report a formula processed or failed (for consumers). Reporting processed a formula that "
+        "is not yet indexes it for similar-formula search and stores its near_duplicates first.",
         "queue",
         ok={200: ("The formula after the report; changed is false for a repeat.", ref("StatusReportResult"))},
         raises=(errors.ValidationError, errors.NotFound, *_STORE),

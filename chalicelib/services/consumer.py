@@ -90,7 +90,7 @@ def report_status(
 ) -> dict[str, Any]:
     """Record a processing outcome (``processed``, or ``failed`` with ``error``).
 
-    A formula reported ``processed`` for the first time is first indexed and flagged for
+    A formula reported ``processed`` while not yet processed is first indexed and flagged for
     near-duplicates (`similarity.flag_near_duplicates`), as the in-process worker's step does, so
     a formula a remote worker processes is searchable like any other. If that fails, nothing is
     marked and the worker's report fails, so its message comes back.

@@ -64,7 +64,7 @@ class LocalServer:
         else:
             cmd = [sys.executable, "-m", "chalicelib.devserver", *listen, "--worker", self.worker, *self.args]
         self.log_path = log_dir / f"server-{self.kind}-{self.port}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        env = {**server_environment(), "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 cmd, cwd=self.project_dir, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -192,3 +192,9 @@ def run_devserver(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def server_environment() -> dict[str, str]:
+    """This process's environment without the service's settings (``FI_...``): a server under
+    test takes its settings from its stage and the test, never from the shell that ran pytest."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("FI_")}

@@ -20,8 +20,15 @@ from botocore.config import Config
 
 from chalicelib.adapters.aws import sqs_setup, tables
 from chalicelib.entrypoints.lambda_handlers import is_unheld_outbox_item
-from scripts import run_aws_local
-from tests.e2e.server import DEV_KEY, PROJECT_DIR, LocalServer, exchange, free_port, threads_cpus
+from tests.e2e.server import (
+    DEV_KEY,
+    PROJECT_DIR,
+    LocalServer,
+    exchange,
+    free_port,
+    server_environment,
+    threads_cpus,
+)
 
 
 @dataclass
@@ -47,7 +54,7 @@ class AwsLocalServer(LocalServer):
             *self.args,
         ]
         self.log_path = log_dir / f"aws-local-{self.port}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        env = {**server_environment(), "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -196,16 +203,26 @@ def test_stopping_closes_the_api_and_the_moto_server(tmp_path: Path) -> None:
     assert not port_is_open(started.moto_port)
 
 
-def test_the_stage_may_not_set_what_the_script_chooses_at_run_time(tmp_path: Path) -> None:
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    assert not set(config["stages"]["aws-local"]["environment_variables"]) & set(
-        run_aws_local.RUNTIME_VARIABLES
-    )
-    config["stages"]["aws-local"]["environment_variables"]["FI_QUEUE_URL"] = "http://127.0.0.1:5000/q"
-    (tmp_path / ".chalice").mkdir()
-    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(SystemExit, match="FI_QUEUE_URL"):
-        run_aws_local.stage_variables(tmp_path, "aws-local")
+@pytest.mark.e2e
+@pytest.mark.aws
+def test_a_setting_from_the_shell_wins_for_moto_and_the_server_alike(tmp_path: Path) -> None:
+    # The aws-local stage names its table formula-intake-local and the template's receive count is 5.
+    env = {"FI_TABLE_NAME": "formula-intake-shell", "FI_QUEUE_MAX_RECEIVE_COUNT": "2"}
+    started = AwsLocalServer(worker="0", env=env).start(tmp_path)
+    try:
+        created = started.request("POST", "/formulas", formula("From the shell"))
+        assert created.status == 201, created.body
+        dynamodb = moto_client(started, "dynamodb")
+        assert dynamodb.list_tables()["TableNames"] == ["formula-intake-shell"]
+        written = dynamodb.scan(TableName="formula-intake-shell", Select="COUNT")["Count"]
+        assert written > 0, "the server writes to the table this script created"
+        sqs = moto_client(started, "sqs")
+        url = sqs.get_queue_url(QueueName=f"formula-intake-shell-{sqs_setup.QUEUE_SUFFIX}")["QueueUrl"]
+        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        assert json.loads(policy["RedrivePolicy"])["maxReceiveCount"] == 2
+    finally:
+        started.stop()
+    assert "Traceback" not in started.log()
 
 
 def test_the_same_framing_rules_hold_on_aws_local(server: AwsLocalServer) -> None:

@@ -294,3 +294,25 @@ def test_the_lambda_consumer_builds_its_worker_once_per_container(
         post(client, unique_formula())
         client.lambda_.invoke("consume_messages", {"Records": lambda_records(queued(aws))})
     assert built == [aws["services"]]
+
+
+def test_a_formula_a_remote_worker_reports_processed_is_searchable_on_aws(
+    client: Client, aws: dict[str, Any]
+) -> None:
+    docs = [
+        {
+            "name": name,
+            "materials": [{"name": "Rose", "concentration": "10"}, {"name": "Musk", "concentration": musk}],
+        }
+        for name, musk in (("Rose Musk", "5"), ("Rose Musk 2", "5.5"))
+    ]
+    first, second = (json.loads(post(client, doc).body)["id"] for doc in docs)
+    headers = {"Content-Type": "application/json"}
+    report = json.dumps({"owner": "default", "status": "processed"}).encode()
+    for formula_id in (first, second):
+        answer = client.http.put(f"/queue/formulas/{formula_id}/status", body=report, headers=headers)
+        assert answer.status_code == 200, answer.body
+    flagged = json.loads(client.http.get(f"/formulas/{second}").body)["near_duplicates"]
+    assert flagged == [{"id": first, "similarity": 0.9677}]
+    similar = json.loads(client.http.get(f"/formulas/{first}/similar").body)["similar"]
+    assert [(m["id"], m["similarity"]) for m in similar] == [(second, 0.9677)]

@@ -80,8 +80,9 @@ class RelayFailure:
     outbox_id: str
     error: str
     lease_kept: bool = False
-    """The relay still holds the item's lease (a send failed): until the lease expires no relay
-    can claim the item, so only the sweeper, after that, publishes it; retrying at once cannot."""
+    """The relay still holds the item's lease (it failed after claiming the item: a send, or
+    marking the item sent): until the lease expires no relay can claim the item, so only the
+    sweeper, after that, publishes it; retrying at once cannot."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,5 +65,5 @@ def test_a_cpu_number_that_cannot_be_used_is_one_clear_error() -> None:
     assert str(refused.value) == "cannot keep the server on CPU 5: this process may use CPU 0, 1"
     with pytest.raises(PlacementError) as elsewhere:
         cpus.place("1", can_pin=False)
-    assert "only Linux pins threads (use CPU=all)" in str(elsewhere.value)
+    assert "only Linux pins threads (--cpu all)" in str(elsewhere.value)
     assert cpus.restricted == []
