@@ -1,4 +1,4 @@
-"""Where the dev server's threads run: on one CPU by default (``--cpu``, ``CPU=``).
+"""Where the dev server's threads run: on one CPU by default (``--cpu``; ``make run SERVER_CPU=``).
 
 The server is one Python process, so one interpreter lock: however many threads serve its
 connections, one runs Python at a time, and each request hands the lock to another thread when it

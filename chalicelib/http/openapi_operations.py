@@ -313,8 +313,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "PUT",
         "/queue/formulas/{formula_id}/status",
         "queue_report_status",
-        "Report a formula processed or failed (for consumers). Reporting processed a formula that "
-        "is not yet indexes it for similar-formula search and stores its near_duplicates first.",
+        "Report a formula processed or failed (for consumers). A processed report for a formula not "
+        "yet processed first indexes it for similar-formula search and stores its near_duplicates.",
         "queue",
         ok={200: ("The formula after the report; changed is false for a repeat.", ref("StatusReportResult"))},
         raises=(errors.ValidationError, errors.NotFound, *_STORE),
