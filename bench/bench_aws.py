@@ -1,4 +1,4 @@
-"""The worst a submission can spend on AWS calls under the Config of `chalicelib.bootstrap`.
+"""The worst a submission can spend on AWS calls under the Config of `chalicelib.adapters.aws.clients`.
 
 Every AWS call is charged the worst the Config allows (each attempt times out: connect + read
 timeout, plus standard-mode backoff before each retry), on a fake clock, while the real service,
@@ -31,6 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
+from chalicelib.adapters.aws import clients
 from chalicelib.clock import FakeClock
 from chalicelib.domain import parse_document
 from chalicelib.errors import InfrastructureError
@@ -134,7 +135,6 @@ def aws_services(table: str, *, latency: float = 0.0) -> Iterator[dict[str, Any]
     ``latency``, their clients wait that long on each call (`Latency`)."""
     import boto3
 
-    from chalicelib import bootstrap
     from chalicelib.adapters.aws.serialized import SerializedClient
     from chalicelib.adapters.aws.sqs_setup import create_queues
     from chalicelib.adapters.aws.tables import create_tables
@@ -185,7 +185,7 @@ class Latency:
 
 def run() -> dict[str, float]:
     """The figures named in the module docstring."""
-    config = bootstrap.aws_client_config()
+    config = clients.aws_client_config()
     seconds = worst_call_seconds(config)
     with moto_with_fake_credentials():
         give_up_s, give_up_calls, tried, _ = _submission_path(10_000, seconds)

@@ -11,6 +11,7 @@ from moto import mock_aws
 from bench.bench_aws import run as bench_aws
 from bench.bench_aws import worst_call_seconds
 from chalicelib import bootstrap
+from chalicelib.adapters.aws import clients
 from chalicelib.adapters.aws.relay import SWEEP_CONCURRENCY
 from chalicelib.adapters.aws.sqs_wire import MAX_WAIT_SECONDS
 from chalicelib.config import Settings
@@ -38,25 +39,25 @@ def test_every_client_built_by_bootstrap_has_the_config(
     assert services.queue is not None
     services_by_name = sorted(c.meta.service_model.service_name for c in made)
     assert services_by_name == ["dynamodb", "sqs", "sqs"]
-    long_polls = [c for c in made if c.meta.config.read_timeout > bootstrap.AWS_READ_TIMEOUT_SECONDS]
+    long_polls = [c for c in made if c.meta.config.read_timeout > clients.AWS_READ_TIMEOUT_SECONDS]
     assert len(long_polls) == 1 and long_polls[0].meta.service_model.service_name == "sqs"
     for client in made:
         config = client.meta.config
-        assert config.connect_timeout == bootstrap.AWS_CONNECT_TIMEOUT_SECONDS
+        assert config.connect_timeout == clients.AWS_CONNECT_TIMEOUT_SECONDS
         assert config.retries["mode"] == "standard"
         assert worst_call_seconds(config) < FUNCTION_TIMEOUT_SECONDS
     short = [c for c in made if c not in long_polls]
     for client in short:
-        assert client.meta.config.read_timeout == bootstrap.AWS_READ_TIMEOUT_SECONDS
-        assert client.meta.config.retries["total_max_attempts"] == bootstrap.AWS_TOTAL_ATTEMPTS
+        assert client.meta.config.read_timeout == clients.AWS_READ_TIMEOUT_SECONDS
+        assert client.meta.config.retries["total_max_attempts"] == clients.AWS_TOTAL_ATTEMPTS
         # a connection for each item a sweep relays at once
         assert client.meta.config.max_pool_connections >= SWEEP_CONCURRENCY
     assert long_polls[0].meta.config.read_timeout > MAX_WAIT_SECONDS
 
 
 def test_one_call_stalling_on_every_attempt_ends_well_inside_the_function_timeout() -> None:
-    assert worst_call_seconds(bootstrap.aws_client_config()) <= 4
-    assert worst_call_seconds(bootstrap.aws_long_poll_config(MAX_WAIT_SECONDS)) < FUNCTION_TIMEOUT_SECONDS
+    assert worst_call_seconds(clients.aws_client_config()) <= 4
+    assert worst_call_seconds(clients.aws_long_poll_config(MAX_WAIT_SECONDS)) < FUNCTION_TIMEOUT_SECONDS
 
 
 def test_a_submission_on_the_worst_path_the_config_allows_ends_inside_the_function_timeout(

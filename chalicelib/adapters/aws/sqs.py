@@ -67,7 +67,7 @@ class SqsQueue:
     ``max_receive_count`` must equal the RedrivePolicy's ``maxReceiveCount``: it caps the receive
     count reported for a dead letter, which SQS raises with every peek at the DLQ.
     ``long_poll_client`` (default: ``client``) makes the receives that wait, whose read timeout
-    must outlast the wait (`chalicelib.bootstrap.aws_long_poll_config`).
+    must outlast the wait (`chalicelib.adapters.aws.clients.aws_long_poll_config`).
     ``peek_wait_seconds`` is the long-poll wait of the DLQ reads in `dead_letters` and `redrive`,
     which stop at the first empty read: a short poll (0) may come back empty from a non-empty
     queue on real SQS, while moto answers it exactly. Thread-safe if ``client`` is (boto3's is).
